@@ -1,0 +1,116 @@
+# The agent's imperative shell: load board + config, wire the tasks, run the loop.
+#
+# One cooperative loop with explicit deadlines: each task has a period, the loop runs what is
+# due and then sleeps until the next deadline. Nothing here decides anything about lamps or
+# valves; role logic plugs in as more tasks.
+import sys
+import time
+
+from agent import files, hal
+from agent.sched import Scheduler
+
+LED_PERIOD_MS = 2000
+CRASH_FILE = "crash.txt"
+
+
+class Agent:
+    def __init__(self, root=""):
+        self.root = root
+        self.loaded = files.load_all(root)
+        self.board = self.loaded["board"]
+        self.cfg = self.loaded["config"]
+        self.hal = hal.Hal(self.board)
+        # Degraded: something is missing or invalid. The loop still runs (and, once roles
+        # exist, their fail-safe), the LED blinks fast and the problems are printed.
+        self.degraded = bool(self.loaded["problems"]) or self.cfg is None
+        self.ticks = 0
+        self.loop_us_max = 0
+        self.led_on = False
+        now = time.ticks_ms()
+        self.started_ms = now
+        self.sched = Scheduler(now)
+        loop = self.cfg["loop"] if self.cfg else {"wdt_ms": 0, "heartbeat_s": 60}
+        if loop["wdt_ms"]:
+            self.hal.start_watchdog(loop["wdt_ms"])
+            self.sched.add("watchdog", loop["wdt_ms"] // 4, self._feed)
+        self.sched.add("status_led", LED_PERIOD_MS, self._blink)
+        self.sched.add("heartbeat", loop["heartbeat_s"] * 1000, self._heartbeat)
+
+    def _feed(self, now_ms):
+        self.hal.feed()
+
+    def _blink(self, now_ms):
+        # Healthy: a short blink every 2 s. Degraded: a 4 Hz flash a technician can't miss.
+        self.led_on = not self.led_on
+        self.hal.set_led(self.led_on)
+        if self.degraded:
+            return 125
+        return 50 if self.led_on else None
+
+    def _heartbeat(self, now_ms):
+        free, used = hal.heap()
+        up_s = time.ticks_diff(now_ms, self.started_ms) // 1000
+        print("agent: up=%ds ticks=%d loop_max_us=%d heap_free=%d heap_used=%d%s"
+              % (up_s, self.ticks, self.loop_us_max, free, used,
+                 " DEGRADED" if self.degraded else ""))
+        for p in self.loaded["problems"]:
+            print("agent: problem:", p)
+
+    def banner(self):
+        cfg, board = self.cfg, self.board
+        print("agent: board=%s role=%s id=%s reset=%s uid=%s" % (
+            board["name"] if board else "?",
+            cfg["device"]["role"] if cfg else "?",
+            cfg["device"]["id"] if cfg else "?",
+            hal.reset_cause(), hal.unique_id_hex()))
+        if self.loaded["config_source"] not in (None, self.root + files.CONFIG_FILE):
+            print("agent: running on", self.loaded["config_source"])
+        for p in self.loaded["problems"]:
+            print("agent: problem:", p)
+
+    def run(self, run_ms=None):
+        """Run the loop (forever, or for run_ms of the board's monotonic time)."""
+        start = time.ticks_ms()
+        while True:
+            now = time.ticks_ms()
+            left = None
+            if run_ms is not None:
+                left = run_ms - time.ticks_diff(now, start)
+                if left <= 0:
+                    return
+            t0 = time.ticks_us()
+            wait = self.sched.run_due(now)
+            took = time.ticks_diff(time.ticks_us(), t0)
+            if took > self.loop_us_max:
+                self.loop_us_max = took
+            self.ticks += 1
+            if left is not None and left < wait:
+                wait = left
+            time.sleep_ms(wait)
+
+
+def _record_crash(root, exc):
+    try:
+        with open(root + CRASH_FILE, "w") as f:  # only the last crash: flash is small
+            sys.print_exception(exc, f)
+    except OSError:
+        pass
+
+
+def main(root="", run_ms=None):
+    if files.safe_mode(root):
+        print("agent: safe mode (file %r present): not started. The REPL is yours;"
+              " `import agent.tech as tech; tech.help()`" % files.SAFE_MODE_FILE)
+        return None
+    agent = Agent(root)
+    agent.banner()
+    try:
+        agent.run(run_ms)
+    except KeyboardInterrupt:
+        print("agent: stopped by Ctrl-C. `import agent.tech as tech; tech.help()`")
+    except Exception as e:
+        # Anything unexpected: keep the evidence, then restart clean rather than hang dark.
+        sys.print_exception(e)
+        _record_crash(root, e)
+        hal.restart()
+    return agent

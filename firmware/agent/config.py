@@ -1,0 +1,243 @@
+# The one config schema, shared by the device and the host tools (pure: no I/O).
+#
+# A config is JSON: {"device": {...}, "mqtt": {...}, "loop": {...}, "light": {...}, ...}.
+# Each field has a kind, a default (REQUIRED if it has none), a range and the roles that use
+# it. `check` fills defaults and returns every problem at once, each naming its field, so a
+# technician fixes a file in one go instead of one error per reboot.
+
+REQUIRED = object()  # marks a field with no default
+ROLES = ("streetlight", "inlet")
+
+# kinds: "int", "num" (int or float), "bool", "str", "id" (safe in an MQTT topic and a file
+# name), a tuple of allowed strings, or "hex" (a key).
+# field: (kind, default, lo, hi, roles)   lo/hi bound numbers, or string lengths.
+_ALL = None
+CONFIG = {
+    "device": {
+        "id": ("id", REQUIRED, 1, 32, _ALL),
+        "role": (ROLES, REQUIRED, None, None, _ALL),
+        "site": ("id", "main", 1, 32, _ALL),
+        "name": ("str", "", 0, 64, _ALL),
+        # If set, must match the board map's name: catches a config copied to the wrong pole.
+        "board": ("id", "", 0, 32, _ALL),
+    },
+    "mqtt": {
+        "host": ("str", REQUIRED, 1, 253, _ALL),
+        "port": ("int", 1883, 1, 65535, _ALL),
+        "prefix": ("id", "city", 1, 32, _ALL),
+        "keepalive_s": ("int", 60, 10, 3600, _ALL),
+        "tls": ("bool", False, None, None, _ALL),
+        # Light-ahead neighbourhood of a pole, pipe branch of an inlet.
+        "group": ("id", "", 0, 32, _ALL),
+    },
+    "loop": {
+        "tick_ms": ("int", 100, 10, 10000, _ALL),
+        "heartbeat_s": ("int", 300, 10, 86400, _ALL),
+        # Hardware watchdog; 0 turns it off (bench use only).
+        "wdt_ms": ("int", 8000, 0, 60000, _ALL),
+    },
+    "light": {
+        # Dusk/dawn thresholds in the spirit of ANSI C136.10: on near 16 lx, off higher.
+        "on_lux": ("num", 16, 0, 1000, ("streetlight",)),
+        "off_lux": ("num", 27, 0, 2000, ("streetlight",)),
+        "min_level_pct": ("num", 10, 1, 100, ("streetlight",)),
+        "failure_level_pct": ("num", 100, 1, 100, ("streetlight",)),
+        # IEEE 1789 low-risk flicker guidance: at or above 3 kHz.
+        "pwm_hz": ("int", 5000, 3000, 40000, ("streetlight",)),
+        "lat": ("num", None, -90, 90, ("streetlight",)),
+        "lon": ("num", None, -180, 180, ("streetlight",)),
+    },
+    "inlet": {
+        "branch": ("id", REQUIRED, 1, 32, ("inlet",)),
+        "may_go": ("num", 0.6, 0.05, 1, ("inlet",)),
+        "must_go": ("num", 0.85, 0.05, 1, ("inlet",)),
+        "max_open_s": ("num", 8, 1, 60, ("inlet",)),
+    },
+}
+
+SECRETS = {
+    "wifi": {
+        "ssid": ("str", REQUIRED, 1, 32, _ALL),
+        "password": ("str", "", 0, 63, _ALL),
+    },
+    "mqtt": {
+        "user": ("str", "", 0, 64, _ALL),
+        "password": ("str", "", 0, 128, _ALL),
+    },
+    # HMAC-SHA256 command key, 32 bytes as 64 hex digits; "" when commands are not signed.
+    "cmd": {
+        "key": ("hex", "", 0, 64, _ALL),
+    },
+}
+
+_ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
+_HEX = "0123456789abcdefABCDEF"
+
+
+class ConfigError(ValueError):
+    def __init__(self, what, errors):
+        self.errors = errors
+        super().__init__("%s is invalid:\n  %s" % (what, "\n  ".join(errors)))
+
+
+def _num(v):
+    # bool is an int subclass in Python and MicroPython: refuse it as a number.
+    return type(v) is not bool and isinstance(v, (int, float)) and v == v and \
+        v not in (float("inf"), float("-inf"))
+
+
+def _field_error(spec, v):
+    """Why value v does not fit spec, or None."""
+    kind, default, lo, hi, _ = spec
+    if v is None and default is None:
+        return None  # an optional field left unset
+    if isinstance(kind, tuple):
+        return None if v in kind else "must be one of %s, got %r" % (", ".join(kind), v)
+    if kind == "bool":
+        return None if type(v) is bool else "must be true or false, got %r" % (v,)
+    if kind in ("int", "num"):
+        if not _num(v) or (kind == "int" and not isinstance(v, int)):
+            return "must be %s, got %r" % ("an integer" if kind == "int" else "a number", v)
+        if lo is not None and v < lo:
+            return "%r is below the minimum %r" % (v, lo)
+        if hi is not None and v > hi:
+            return "%r is above the maximum %r" % (v, hi)
+        return None
+    if not isinstance(v, str):
+        return "must be a string, got %r" % (v,)
+    if lo is not None and len(v) < lo:
+        return "must be at least %d characters" % lo
+    if hi is not None and len(v) > hi:
+        return "must be at most %d characters" % hi
+    if kind == "id":
+        for c in v:
+            if c not in _ID_CHARS:
+                return "%r may hold only letters, digits, '_', '-' and '.' (found %r)" % (v, c)
+    if kind == "hex":
+        if len(v) not in (0, 64) or any(c not in _HEX for c in v):
+            return "must be 64 hex digits (a 32-byte key) or empty"
+    return None
+
+
+def _distance(a, b):
+    """Levenshtein edit distance, for short field names."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a):
+        cur = [i + 1]
+        for j, cb in enumerate(b):
+            cur.append(min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _nearest(name, known):
+    """The known name `name` is most likely a typo of, else None (for 'did you mean')."""
+    best, best_d = None, max(2, len(name) // 3) + 1
+    for k in known:
+        d = _distance(name, k)
+        if d < best_d:
+            best, best_d = k, d
+    return best
+
+
+def _unknown(where, name, known):
+    hint = _nearest(name, known)
+    return "%s%s: unknown field%s" % (where, name, " (did you mean %r?)" % hint if hint else "")
+
+
+def _applies(spec, role):
+    return spec[4] is None or role is None or role in spec[4]
+
+
+def check(schema, obj, role=None):
+    """Fill defaults and validate. Returns (filled, errors); filled is None when invalid."""
+    if not isinstance(obj, dict):
+        return None, ["the file must hold a JSON object, got %s" % type(obj).__name__]
+    if role is None and "device" in schema:
+        dev = obj.get("device")
+        role = dev.get("role") if isinstance(dev, dict) else None
+        role = role if role in ROLES else None
+    errors = []
+    out = {}
+    for name in obj:
+        if name not in schema:
+            errors.append(_unknown("", name, schema))
+    for sec, fields in schema.items():
+        given = obj.get(sec, {})
+        if not isinstance(given, dict):
+            errors.append("%s: must be an object, got %r" % (sec, given))
+            continue
+        for name in given:
+            if name not in fields:
+                errors.append(_unknown(sec + ".", name, fields))
+        filled = {}
+        for name, spec in fields.items():
+            if name in given:
+                v = given[name]
+                err = _field_error(spec, v)
+                if err is None and not _applies(spec, role):
+                    err = "only used by role %s, this device is %s" % (" or ".join(spec[4]), role)
+                if err:
+                    errors.append("%s.%s: %s" % (sec, name, err))
+                    continue
+                filled[name] = v
+            elif spec[1] is REQUIRED:
+                # With the role unknown, only say what every role needs.
+                if spec[4] is None or (role is not None and role in spec[4]):
+                    errors.append("%s.%s: required, missing" % (sec, name))
+            elif _applies(spec, role):
+                filled[name] = spec[1]
+        if filled or given:
+            out[sec] = filled
+    if not errors:
+        errors = _cross_checks(out)
+    return (None if errors else out), errors
+
+
+def _cross_checks(cfg):
+    errors = []
+    light = cfg.get("light")
+    if light and "on_lux" in light and light["off_lux"] <= light["on_lux"]:
+        errors.append("light.off_lux: %r must be above light.on_lux %r, or the lamp would "
+                      "flicker at dusk" % (light["off_lux"], light["on_lux"]))
+    inlet = cfg.get("inlet")
+    if inlet and "may_go" in inlet and inlet["may_go"] >= inlet["must_go"]:
+        errors.append("inlet.may_go: %r must be below inlet.must_go %r"
+                      % (inlet["may_go"], inlet["must_go"]))
+    return errors
+
+
+def load(obj, what="config.json"):
+    """Validated config with defaults filled in, or ConfigError naming each bad field."""
+    cfg, errors = check(CONFIG, obj)
+    if errors:
+        raise ConfigError(what, errors)
+    return cfg
+
+
+def load_secrets(obj, what="secrets.json"):
+    sec, errors = check(SECRETS, obj)
+    if errors:
+        raise ConfigError(what, errors)
+    return sec
+
+
+def get(cfg, dotted):
+    sec, name = dotted.split(".", 1)
+    return cfg[sec][name]
+
+
+def with_value(obj, dotted, value):
+    """A copy of raw config `obj` with one field set (callers then validate it)."""
+    parts = dotted.split(".")
+    if len(parts) != 2:
+        raise ConfigError("setting", ["%r: a field is named section.field" % dotted])
+    out = {}
+    for k, v in obj.items():
+        out[k] = dict(v) if isinstance(v, dict) else v
+    sec = out.get(parts[0])
+    if not isinstance(sec, dict):
+        sec = {}
+        out[parts[0]] = sec
+    sec[parts[1]] = value
+    return out

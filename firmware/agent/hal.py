@@ -1,0 +1,53 @@
+# Hardware access for the base loop (shell: the only layer that touches `machine`).
+# Role-specific sensors and outputs get their own small shell modules beside this one.
+import gc
+
+import machine
+
+from agent.board import pin_of
+
+_CAUSES = {}
+for _name in ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET"):
+    if hasattr(machine, _name):
+        _CAUSES[getattr(machine, _name)] = _name[:-6].lower()
+
+
+class Hal:
+    def __init__(self, board):
+        self.board = board
+        self.wdt = None
+        self.led = None
+        n = pin_of(board, "status_led") if board else None
+        if n is not None:
+            self.led_low = "status_led" in board.get("active_low", ())
+            self.led = machine.Pin(n, machine.Pin.OUT, value=1 if self.led_low else 0)
+
+    def set_led(self, on):
+        if self.led is not None:
+            self.led.value((not on) if self.led_low else on)
+
+    def start_watchdog(self, timeout_ms):
+        # Once started, the ESP32's watchdog cannot be stopped: only a healthy loop feeds it.
+        if timeout_ms > 0:
+            self.wdt = machine.WDT(timeout=timeout_ms)
+
+    def feed(self):
+        if self.wdt is not None:
+            self.wdt.feed()
+
+
+def reset_cause():
+    return _CAUSES.get(machine.reset_cause(), "unknown")
+
+
+def unique_id_hex():
+    return "".join("%02x" % b for b in machine.unique_id())
+
+
+def heap():
+    """(free bytes, used bytes) of the GC heap."""
+    return gc.mem_free(), gc.mem_alloc()
+
+
+def restart():
+    machine.reset()

@@ -1,0 +1,63 @@
+# Deadline scheduler for the one cooperative loop (pure: the caller passes now_ms).
+#
+# Times are ticks_ms values, which wrap at 2**30 on the ESP32 port, so all comparisons go
+# through ticks_diff-style arithmetic. Tasks live in pre-allocated lists: running the due
+# ones allocates nothing, which keeps steady-state ticks free of GC churn.
+
+TICKS_PERIOD = 1 << 30
+_TICKS_MASK = TICKS_PERIOD - 1
+_TICKS_HALF = TICKS_PERIOD >> 1
+
+
+def ticks_diff(a, b):
+    """a - b on the wrapping tick counter, in [-2**29, 2**29)."""
+    return ((a - b + _TICKS_HALF) & _TICKS_MASK) - _TICKS_HALF
+
+
+def ticks_add(t, delta):
+    return (t + delta) & _TICKS_MASK
+
+
+class Scheduler:
+    def __init__(self, now_ms):
+        self.names = []
+        self.periods = []
+        self.due = []
+        self.funcs = []
+        self.now = now_ms
+
+    def add(self, name, period_ms, func, first_in_ms=0):
+        """func(now_ms) runs every period_ms; it may return a shorter delay for its next run
+        (a fade in progress) or None to keep the period."""
+        if period_ms <= 0:
+            raise ValueError("task %s: period must be > 0 ms, got %r" % (name, period_ms))
+        self.names.append(name)
+        self.periods.append(period_ms)
+        self.due.append(ticks_add(self.now, first_in_ms))
+        self.funcs.append(func)
+
+    def run_due(self, now_ms):
+        """Run every task whose deadline has passed; return ms until the next deadline."""
+        self.now = now_ms
+        wait = TICKS_PERIOD
+        for i in range(len(self.funcs)):
+            if ticks_diff(now_ms, self.due[i]) >= 0:
+                sooner = self.funcs[i](now_ms)
+                if sooner is not None:
+                    nxt = ticks_add(now_ms, max(0, min(sooner, self.periods[i])))
+                else:
+                    # From the deadline, not from now, so periods do not drift; after a long
+                    # stall, skip the missed runs instead of bursting them.
+                    nxt = ticks_add(self.due[i], self.periods[i])
+                    if ticks_diff(nxt, now_ms) < 0:
+                        nxt = ticks_add(now_ms, self.periods[i])
+                self.due[i] = nxt
+            left = ticks_diff(self.due[i], now_ms)
+            if left < wait:
+                wait = left
+        return max(0, wait)
+
+    def wake(self, name, now_ms):
+        """Make a task due now (an interrupt or a message arrived)."""
+        i = self.names.index(name)
+        self.due[i] = now_ms

@@ -1,0 +1,1 @@
+"""Host-side tools (CPython): setup, checks, provisioning, deploy, fleet monitor, simulation."""

