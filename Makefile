@@ -15,6 +15,7 @@ export MICROPYPATH := firmware:host_tools/simboard:$(MPLIB)
 help:
 	@echo "make test    set up everything (venv, MicroPython unix port, stubs, umqtt, Mosquitto) and run all checks and tests"
 	@echo "make check   mpy-cross compile, ESP32-stub type check, ruff, firmware import check"
+	@echo "make bench   benchmarks: speed and memory on the simulated board"
 	@echo "make setup   only the setup"
 	@echo "make clean   remove .venv and .cache"
 
@@ -53,6 +54,9 @@ lint:
 
 test: check
 	$(BIN)/pytest
+
+bench: setup
+	$(PY) -m host_tools.bench
 
 clean:
 	rm -rf $(VENV) $(CACHE)

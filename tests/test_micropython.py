@@ -18,7 +18,7 @@ def test_under_micropython(module, tmp_path):
     env = micropython_env(extra=[UPY])
     env["UPY_TMP"] = str(tmp_path)  # scratch space the upy test may use, cleaned by pytest
     proc = subprocess.run(
-        [micropython_exe(), "-X", "heapsize=2M", str(UPY / "run.py"), module],
+        [micropython_exe(), "-X", "heapsize=64M", str(UPY / "run.py"), module],
         env=env,
         capture_output=True,
         text=True,

