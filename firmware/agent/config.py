@@ -86,7 +86,7 @@ def _num(v):
         v not in (float("inf"), float("-inf"))
 
 
-def _field_error(spec, v):
+def field_error(spec, v):
     """Why value v does not fit spec, or None."""
     kind, default, lo, hi, _ = spec
     if v is None and default is None:
@@ -174,7 +174,7 @@ def check(schema, obj, role=None):
         for name, spec in fields.items():
             if name in given:
                 v = given[name]
-                err = _field_error(spec, v)
+                err = field_error(spec, v)
                 if err is None and not _applies(spec, role):
                     err = "only used by role %s, this device is %s" % (" or ".join(spec[4]), role)
                 if err:

@@ -140,7 +140,7 @@ def test_any_change_loads_or_is_refused_with_a_named_field(raw, data, value):
         assert cfg is None
         # Every message starts with the field it is about.
         assert all(re.match(r"^[a-z_]+\.[^:]*: ", e) for e in errors), errors
-        if field not in CONFIG[sec] or config._field_error(CONFIG[sec][field], value):
+        if field not in CONFIG[sec] or config.field_error(CONFIG[sec][field], value):
             assert any(e.startswith(f"{sec}.{field}: ") for e in errors), errors
     else:
         assert cfg[sec][field] == value
