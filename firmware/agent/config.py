@@ -7,6 +7,7 @@
 
 REQUIRED = object()  # marks a field with no default
 ROLES = ("streetlight", "inlet")
+RESERVED_IDS = ("group",)  # a topic segment of the group topics (agent.topics)
 
 # kinds: "int", "num" (int or float), "bool", "str", "id" (safe in an MQTT topic and a file
 # name), a tuple of allowed strings, or "hex" (a key).
@@ -196,6 +197,9 @@ def check(schema, obj, role=None):
 
 def _cross_checks(cfg):
     errors = []
+    dev = cfg.get("device")
+    if dev and dev.get("id") in RESERVED_IDS:
+        errors.append("device.id: %r is reserved for group topics" % dev["id"])
     light = cfg.get("light")
     if light and "on_lux" in light and light["off_lux"] <= light["on_lux"]:
         errors.append("light.off_lux: %r must be above light.on_lux %r, or the lamp would "

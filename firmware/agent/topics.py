@@ -5,9 +5,8 @@
 #
 # kind is the device's role. Every segment is a config "id" (letters, digits, _ - .), so no
 # segment can hold '/', '+' or '#', and the device id "group" is reserved for group topics.
-from agent.config import ROLES
+from agent.config import RESERVED_IDS, ROLES
 
-RESERVED_IDS = ("group",)
 DEVICE_CHANNELS = ("status", "state", "telemetry", "event", "diag", "cmd", "cmd/ack")
 GROUP_CHANNELS = ("cmd", "peer")
 # Who may publish on a group's peer topic: poles tell their neighbours about motion. Inlets

@@ -68,6 +68,12 @@ def test_cross_field_rules():
         config.load(raw)
 
 
+def test_reserved_device_id_is_refused():
+    raw = {"device": {"id": "group", "role": "streetlight"}, "mqtt": {"host": "b"}}
+    with pytest.raises(ConfigError, match="device.id: 'group' is reserved"):
+        config.load(raw)
+
+
 def test_secrets_schema():
     ok = config.load_secrets({"wifi": {"ssid": "street"}, "cmd": {"key": "ab" * 32}})
     assert ok["mqtt"]["password"] == ""
@@ -103,6 +109,8 @@ def valid_configs(draw):
             if spec[1] is REQUIRED or draw(st.booleans()):
                 raw.setdefault(sec, {})[name] = draw(_valid_value(spec))
     raw["device"]["role"] = role
+    if raw["device"]["id"] in config.RESERVED_IDS:
+        raw["device"]["id"] += "-1"
     if role == "streetlight":
         light = raw.setdefault("light", {})
         on = draw(st.integers(0, 500))

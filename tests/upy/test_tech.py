@@ -1,0 +1,60 @@
+# Ring 2: the technician's REPL helpers change config only through the schema, atomically.
+import json
+import os
+
+import device
+
+
+def _in(d, fn):
+    here = os.getcwd()
+    os.chdir(d)
+    try:
+        return fn()
+    finally:
+        os.chdir(here)
+
+
+def _config(d):
+    with open(d + "config.json") as f:
+        return json.loads(f.read())
+
+
+def test_set_saves_a_valid_change_and_keeps_a_backup():
+    d = device.make("tech")
+    from agent import tech
+
+    _in(d, lambda: tech.set("loop.heartbeat_s", 60))
+    assert _config(d)["loop"]["heartbeat_s"] == 60
+    with open(d + "config.json.bak") as f:
+        assert "heartbeat_s" not in f.read()
+
+
+def test_set_refuses_an_invalid_change_and_changes_nothing():
+    d = device.make("tech2")
+    from agent import config, tech
+
+    before = _config(d)
+    try:
+        _in(d, lambda: tech.set("loop.heartbeat_s", 5))
+        raise AssertionError("accepted heartbeat_s=5")
+    except config.ConfigError as e:
+        assert "loop.heartbeat_s: 5 is below the minimum 10" in str(e)
+    assert _config(d) == before
+    assert "config.json.tmp" not in os.listdir(d)
+
+
+def test_safe_mode_round_trip():
+    d = device.make("tech3")
+    from agent import files, tech
+
+    _in(d, lambda: tech.safe_mode(True))
+    assert files.safe_mode(d)
+    _in(d, lambda: tech.safe_mode(False))
+    assert not files.safe_mode(d)
+
+
+def test_status_runs_on_a_broken_device():
+    d = device.make("tech4", config=None)
+    from agent import tech
+
+    _in(d, tech.status)  # prints the problems; must not raise
