@@ -60,20 +60,24 @@ def reset():
 
 def now_us():
     """World time in microseconds since reset()."""
+    if _pace:
+        _catch_up()
     return _now
 
 
 def now_ms():
-    return _now // 1000
+    return now_us() // 1000
 
 
 def now_s():
     """World time in seconds (float): what world functions of time receive."""
-    return _now / 1_000_000
+    return now_us() / 1_000_000
 
 
 def boot_us():
     """Microseconds since the chip last booted: what ticks_us() counts (before wrapping)."""
+    if _pace:
+        _catch_up()
     return _now - _boot
 
 
@@ -81,7 +85,7 @@ def boot_us():
 
 def wall_us():
     """Wall-clock time in microseconds since 1970-01-01 UTC."""
-    return _wall_offset_us + _now
+    return _wall_offset_us + now_us()
 
 
 def set_wall_us(epoch_us):
@@ -188,6 +192,15 @@ def set_pace(factor):
                 raise RuntimeError("no real clock to pace against")
         _pace_real0 = _real.time_ns()
         _pace_virt0 = _now
+
+
+def _catch_up():
+    """Paced: real time spent outside sleeps (a blocking socket call, a slow computation)
+    passes on the board too, so loop timings and the watchdog see it as they would."""
+    global _now
+    t = _pace_virt0 + int((_real.time_ns() - _pace_real0) / (1000 * _pace))
+    if t > _now:
+        _now = t
 
 
 def _wait_real(t):

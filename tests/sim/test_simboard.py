@@ -189,3 +189,23 @@ def test_pace_under_micropython():
     elapsed = realtime.perf_counter() - t0
     assert out.returncode == 0, out.stdout + out.stderr
     assert 0.29 <= elapsed < 2.0, elapsed
+
+
+def test_paced_clock_counts_real_time_spent_outside_sleeps():
+    """Against a real broker a blocking socket call takes real time: the paced board must see
+    it (loop timing, watchdog), not only the time spent in sleeps."""
+    import time as real
+
+    import simclock
+    import simtime
+
+    simclock.reset()
+    simclock.set_pace(1.0)
+    try:
+        t0 = simtime.ticks_ms()
+        real.sleep(0.12)  # not a board sleep: e.g. a socket read
+        assert 110 <= simtime.ticks_diff(simtime.ticks_ms(), t0) < 1000
+        simtime.sleep_ms(50)
+        assert 160 <= simtime.ticks_diff(simtime.ticks_ms(), t0) < 1000
+    finally:
+        simclock.reset()
