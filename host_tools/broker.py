@@ -18,9 +18,16 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, extra_conf: str = "", port: int | None = None):
+    """By default an open broker on one loopback port. With `conf`, the caller's full config
+    instead (its listeners must be on `port` and, if given, `tls_port`, both on 127.0.0.1);
+    only the log settings are added."""
+
+    def __init__(self, extra_conf: str = "", port: int | None = None, conf: str | None = None,
+                 tls_port: int | None = None):
         self.port = port or free_port()
+        self.tls_port = tls_port
         self.extra_conf = extra_conf
+        self.conf = conf
         self.proc: subprocess.Popen | None = None
         self.dir = tempfile.TemporaryDirectory(prefix="mosq-")
         self.log = Path(self.dir.name) / "mosquitto.log"
@@ -30,14 +37,21 @@ class Broker:
         if not exe:
             raise RuntimeError("mosquitto not installed: run `make setup`")
         conf = Path(self.dir.name) / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
-            f"log_dest file {self.log}\n"
-            "log_type error\nlog_type warning\nlog_type notice\n"
-            + self.extra_conf
-        )
+        logging = (f"log_dest file {self.log}\n"
+                   "log_type error\nlog_type warning\nlog_type notice\n")
+        if self.conf is not None:
+            # Started as root, Mosquitto would drop to user "mosquitto", which cannot read the
+            # caller's 0600 key and password files: stay the user that wrote them.
+            run_as = "user root\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
+            conf.write_text(self.conf + "\n" + logging + run_as + self.extra_conf)
+        else:
+            conf.write_text(
+                f"listener {self.port} 127.0.0.1\n"
+                "allow_anonymous true\n"
+                "persistence false\n"
+                + logging
+                + self.extra_conf
+            )
         self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout_s
@@ -46,12 +60,16 @@ class Broker:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
                 raise RuntimeError(f"mosquitto exited at start: {err}{self.log_text()}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                for port in self.ports():
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"mosquitto did not listen on port {self.port} in {timeout_s}s")
+        raise RuntimeError(f"mosquitto did not listen on ports {self.ports()} in {timeout_s}s")
+
+    def ports(self) -> list[int]:
+        return [self.port] + ([self.tls_port] if self.tls_port else [])
 
     def log_text(self) -> str:
         return self.log.read_text() if self.log.exists() else ""

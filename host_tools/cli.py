@@ -3,6 +3,7 @@
     street board check boards/*.json     validate board pin maps against the chip's rules
     street check DEVICE_DIR              validate a device's board.json, config.json, secrets.json
     street config schema                 every config field: kind, default, range, roles
+    street broker init OUT_DIR ...       a broker's passwords, ACL, CA and TLS config
 """
 
 import argparse
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from agent import board as boards
 from agent import config, files
+from host_tools.security import cli as broker_cli
 
 
 def _board_check(paths: list[str]) -> int:
@@ -71,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("folder")
     s = sub.add_parser("config", help="the config schema")
     s.add_argument("action", choices=["schema"])
+    broker_cli.add_parser(sub)
     args = ap.parse_args(argv)
+    if args.cmd == "broker":
+        return broker_cli.run(args)
     if args.cmd == "board":
         return _board_check(args.paths)
     if args.cmd == "check":

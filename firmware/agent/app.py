@@ -10,6 +10,7 @@ from agent import files, hal
 from agent.sched import Scheduler
 
 LED_PERIOD_MS = 2000
+LINK_PERIOD_MS = 1000  # at most; the link asks for sooner while it is busy
 current = None  # the running Agent, for the technician's REPL after Ctrl-C (and tests)
 CRASH_FILE = "crash.txt"
 
@@ -20,6 +21,8 @@ class Agent:
         self.loaded = files.load_all(root)
         self.board = self.loaded["board"]
         self.cfg = self.loaded["config"]
+        self.secrets = self.loaded["secrets"]
+        self.role = self.cfg["device"]["role"] if self.cfg else None
         self.hal = hal.Hal(self.board)
         # Degraded: something is missing or invalid. The loop still runs (and, once roles
         # exist, their fail-safe), the LED blinks fast and the problems are printed.
@@ -37,6 +40,57 @@ class Agent:
             self.sched.add("watchdog", loop["wdt_ms"] // 4, self._feed)
         self.sched.add("status_led", LED_PERIOD_MS, self._blink)
         self.sched.add("heartbeat", loop["heartbeat_s"] * 1000, self._heartbeat)
+        self.restart_at = None
+        self.comms = None
+        if self.cfg is not None:
+            self.comms = self._make_comms(now)
+            self.sched.add("link", LINK_PERIOD_MS, self.comms.service)
+            self.comms.event({"event": "boot", "reset": hal.reset_cause(),
+                              "degraded": self.degraded}, now)
+
+    def _make_comms(self, now_ms):
+        from agent.comms import Comms
+
+        ca = None
+        if self.cfg["mqtt"]["tls"]:
+            try:
+                with open(self.root + self.cfg["mqtt"]["ca_file"], "rb") as f:
+                    ca = f.read()
+            except OSError:
+                self.loaded["problems"].append("mqtt.tls is on but %s is missing"
+                                               % self.cfg["mqtt"]["ca_file"])
+                self.degraded = True
+        return Comms(self, now_ms, ca_data=ca)
+
+    # ---- what the comms layer asks of the agent (roles extend these) ----
+
+    def state(self):
+        return {"role": self.role, "mode": "degraded" if self.degraded else "ok",
+                "problems": len(self.loaded["problems"])}
+
+    def state_deadbands(self):
+        return {}
+
+    def diag_numbers(self):
+        free, _ = hal.heap()
+        return {"uptime_s": time.ticks_diff(time.ticks_ms(), self.started_ms) // 1000,
+                "heap_free": free, "heap_max_block": hal.largest_free_block(free),
+                "reset_cause": hal.reset_cause(), "loop_us_max": self.loop_us_max}
+
+    def role_command(self, cmd, now_ms):
+        return False, "cmd: %s is not handled by this device" % cmd["cmd"], None
+
+    def peer_message(self, payload, now_ms):
+        pass
+
+    def restart_in(self, ms):
+        self.restart_at = time.ticks_add(time.ticks_ms(), ms)
+        self.sched.add("restart", ms, self._restart, first_in_ms=ms)
+
+    def _restart(self, now_ms):
+        if self.comms is not None:
+            self.comms.goodbye()
+        hal.restart()
 
     def _feed(self, now_ms):
         self.hal.feed()
@@ -58,6 +112,8 @@ class Agent:
                  " DEGRADED" if self.degraded else ""))
         for p in self.loaded["problems"]:
             print("agent: problem:", p)
+        if self.comms is not None:
+            self.comms.publish_diag(now_ms)
 
     def banner(self):
         cfg, board = self.cfg, self.board

@@ -28,8 +28,26 @@ CONFIG = {
         "prefix": ("id", "city", 1, 32, _ALL),
         "keepalive_s": ("int", 60, 10, 3600, _ALL),
         "tls": ("bool", False, None, None, _ALL),
+        # The broker's CA certificate on the device's flash (DER or PEM), checked with TLS.
+        "ca_file": ("str", "ca.der", 1, 64, _ALL),
         # Light-ahead neighbourhood of a pole, pipe branch of an inlet.
         "group": ("id", "", 0, 32, _ALL),
+        # Every socket read/write waits at most this long: the loop's worst network stall.
+        "op_timeout_ms": ("int", 100, 20, 2000, _ALL),
+        # TCP connect + TLS + CONNACK must finish in this time (polled, never blocking).
+        "connect_timeout_s": ("int", 10, 1, 120, _ALL),
+        "backoff_max_s": ("int", 120, 1, 3600, _ALL),
+        # Events kept while the broker is unreachable; the oldest go first when full.
+        "queue_len": ("int", 32, 1, 512, _ALL),
+        # Refuse commands without a valid HMAC-SHA256 signature (key in secrets.json).
+        "signed_cmds": ("bool", False, None, None, _ALL),
+        # Publish Home Assistant MQTT discovery documents (off by default).
+        "ha_discovery": ("bool", False, None, None, _ALL),
+        "ha_prefix": ("id", "homeassistant", 1, 32, _ALL),
+    },
+    "wifi": {
+        # Give up an association attempt after this long, then retry with backoff.
+        "connect_timeout_s": ("int", 20, 1, 300, _ALL),
     },
     "loop": {
         "tick_ms": ("int", 100, 10, 10000, _ALL),

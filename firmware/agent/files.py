@@ -25,6 +25,10 @@ def load_all(root=""):
     problems = p_board + p_cfg + p_sec
     if board is not None and cfg is not None:
         problems += fit_problems(board, cfg)
+    if cfg is not None and secrets is not None and cfg["mqtt"]["signed_cmds"] \
+            and not secrets["cmd"]["key"]:
+        problems.append("config.json: mqtt.signed_cmds is on but secrets.json has no cmd.key:"
+                        " every command would be refused")
     return {"board": board, "config": cfg, "config_source": cfg_src, "secrets": secrets,
             "problems": problems}
 

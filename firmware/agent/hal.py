@@ -49,5 +49,20 @@ def heap():
     return gc.mem_free(), gc.mem_alloc()
 
 
+def largest_free_block(free):
+    """The largest single allocation that would succeed now (MicroPython has no call for
+    it): a binary search with throw-away buffers. Called once per heartbeat, not per tick."""
+    lo, hi = 0, free
+    while hi - lo > 64:
+        mid = (lo + hi) // 2
+        try:
+            bytearray(mid)
+            lo = mid
+        except MemoryError:
+            hi = mid
+    gc.collect()
+    return lo
+
+
 def restart():
     machine.reset()

@@ -27,8 +27,9 @@ class Scheduler:
         self.now = now_ms
 
     def add(self, name, period_ms, func, first_in_ms=0):
-        """func(now_ms) runs every period_ms; it may return a shorter delay for its next run
-        (a fade in progress) or None to keep the period."""
+        """func(now_ms) runs every period_ms; it may instead return the delay until its next
+        run (sooner while a fade is in progress, later while a link waits out a backoff),
+        or None to keep the period."""
         if period_ms <= 0:
             raise ValueError("task %s: period must be > 0 ms, got %r" % (name, period_ms))
         self.names.append(name)
@@ -44,7 +45,7 @@ class Scheduler:
             if ticks_diff(now_ms, self.due[i]) >= 0:
                 sooner = self.funcs[i](now_ms)
                 if sooner is not None:
-                    nxt = ticks_add(now_ms, max(0, min(sooner, self.periods[i])))
+                    nxt = ticks_add(now_ms, max(0, sooner))
                 else:
                     # From the deadline, not from now, so periods do not drift; after a long
                     # stall, skip the missed runs instead of bursting them.

@@ -1,0 +1,147 @@
+# What the agent says and hears on MQTT (shell): retained status/state, telemetry, diag,
+# events through the outbox, and commands -> verify -> validate -> apply -> ack.
+# The decisions are in the pure modules (commands, sign, message); this wires them to the
+# link, the files on flash and the agent.
+import time
+
+from agent import commands, config, files, sign, store
+from agent.link import Link
+from agent.message import Encoder, Reporter, diag_fields
+from agent.topics import Topics
+
+COUNTER_FILE = "cmdctr.json"
+RESTART_GRACE_MS = 1500  # time for the ack to leave before a commanded restart
+_VALID_AFTER = 1704067200  # 2024-01-01: a wall clock before that was never set
+# Older ESP32 ports count time.time() from 2000, the unix port from 1970.
+_EPOCH_SHIFT = 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+
+def wall_s():
+    """Wall-clock epoch seconds (1970 epoch), or None when the clock is not set."""
+    t = time.time() + _EPOCH_SHIFT
+    return int(t) if t >= _VALID_AFTER else None
+
+
+class Comms:
+    """One per agent. `agent` provides: cfg, secrets, root, role, state(), diag_numbers(),
+    restart_in(ms), and role_command(cmd) -> (ok, error, state) for role commands."""
+
+    def __init__(self, agent, now_ms, ca_data=None, wlan=None):
+        self.agent = agent
+        cfg = agent.cfg
+        dev, m = cfg["device"], cfg["mqtt"]
+        self.device_id = dev["id"]
+        self.role = dev["role"]
+        self.topics = Topics(m["prefix"], dev["site"], self.role, self.device_id, m["group"])
+        self.link = Link(cfg, agent.secrets, self.topics, now_ms, wlan=wlan, ca_data=ca_data,
+                         on_up=self._on_up)
+        self.enc = Encoder()
+        self.started_ms = now_ms
+        self.state_reporter = Reporter(agent.state_deadbands(), cfg["loop"]["heartbeat_s"] * 1000)
+        key = sign.key_from_hex(agent.secrets["cmd"]["key"]) if agent.secrets else None
+        self.counter_path = agent.root + COUNTER_FILE
+        self.verifier = sign.Verifier(key, m["signed_cmds"], self._load_counter())
+        self.acks = 0
+
+    # ---- outgoing ----
+
+    def _stamp(self, fields, now_ms):
+        return self.enc.encode(fields, wall_s(), time.ticks_diff(now_ms, self.started_ms))
+
+    def event(self, fields, now_ms):
+        """An event: stamped now, kept through outages, delivered in order (QoS 1)."""
+        self.link.send_event(self.topics.event, self._stamp(fields, now_ms))
+
+    def telemetry(self, fields, now_ms):
+        return self.link.publish(self.topics.telemetry, self._stamp(fields, now_ms))
+
+    def publish_state(self, now_ms, force=False):
+        st = self.agent.state()
+        if (force or self.state_reporter.due(st, now_ms)) and \
+                self.link.publish(self.topics.state, self._stamp(st, now_ms), True):
+            self.state_reporter.sent(st, now_ms)
+
+    def publish_diag(self, now_ms):
+        n = self.agent.diag_numbers()
+        fields = diag_fields(n["uptime_s"], self.link.rssi(), n["heap_free"],
+                             n["heap_max_block"], n["reset_cause"], n["loop_us_max"],
+                             self.link.reconnects, self.link.outbox.dropped)
+        fields["inbox_dropped"] = self.link.inbox_dropped
+        fields["link_error"] = self.link.last_error
+        return self.link.publish(self.topics.diag, self._stamp(fields, now_ms))
+
+    def _on_up(self, now_ms):
+        # After every (re)connect: retained state first, so a monitor sees it at once.
+        self.publish_state(now_ms, force=True)
+        self.publish_diag(now_ms)
+
+    # ---- the loop calls this ----
+
+    def service(self, now_ms):
+        wait = self.link.service(now_ms)
+        inbox = self.link.inbox
+        while inbox:
+            topic, payload = inbox.pop(0)
+            self._handle(topic, payload, now_ms)
+        if self.link.up:
+            self.publish_state(now_ms)
+        return wait
+
+    # ---- commands ----
+
+    def _handle(self, topic, payload, now_ms):
+        if topic == self.topics.group_peer:
+            self.agent.peer_message(payload, now_ms)
+            return
+        body, err = self.verifier.check(payload, self.device_id)
+        cid = commands.command_id(body if body is not None else payload)
+        cmd = None
+        if err is None:
+            cmd, err = commands.decode_command(body, role=self.role)
+        if err is None and self.verifier.ctr is not None:
+            # An authentic command uses up its counter before it acts: a replay after a
+            # crash mid-apply is refused too.
+            if self.verifier.accept(self.verifier.ctr):
+                store.save_json(self.counter_path, sign.counter_doc(self.verifier.last_ctr),
+                                sign.counter_from_doc)
+        if err is None:
+            ok, err, state = self._apply(cmd, now_ms)
+        else:
+            ok, state = False, None
+        self.acks += 1
+        self.link.send_event(self.topics.cmd_ack,
+                             self._stamp(commands.ack(cid, ok, err, state), now_ms))
+
+    def _apply(self, cmd, now_ms):
+        name, args = cmd["cmd"], cmd["args"]
+        if name == "ping":
+            return True, None, self.agent.state()
+        if name == "get_config":
+            return True, None, {"config": self.agent.cfg}  # never the secrets
+        if name == "set":
+            path = self.agent.root + files.CONFIG_FILE
+            raw, _, _ = store.load_json(path)
+            new, errors = commands.check_set(raw, args["field"], args["value"])
+            if new is None:
+                return False, "; ".join(errors), None
+            store.save_json(path, new, config.load)
+            self.agent.restart_in(RESTART_GRACE_MS)  # the new config applies from a clean boot
+            return True, None, {"field": args["field"], "value": args["value"],
+                                "restart_in_ms": RESTART_GRACE_MS}
+        if name == "reboot":
+            delay = max(RESTART_GRACE_MS, args["delay_s"] * 1000)
+            self.agent.restart_in(delay)
+            return True, None, {"restart_in_ms": delay}
+        return self.agent.role_command(cmd, now_ms)
+
+    def _load_counter(self):
+        try:
+            n = store.load_json(self.counter_path, sign.counter_from_doc)[0]
+        except (store.StoreError, OSError):
+            return 0  # first boot: no signed command seen yet
+        return n if isinstance(n, int) else 0
+
+    def goodbye(self):
+        """Before a commanded restart: say offline ourselves, then leave cleanly."""
+        self.link.publish(self.topics.status, b"offline", True)
+        self.link.close()

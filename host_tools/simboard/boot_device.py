@@ -1,0 +1,62 @@
+# Boot one device folder on the simulated board, against real networks (a real broker):
+#   micropython boot_device.py DEVICE_DIR [run_s] [key=value ...]
+# with the firmware, this folder and umqtt on MICROPYPATH (host_tools.upy sets that up).
+# Keys: pace=1.0 (virtual time follows real time), events_ms=N (a numbered test event every
+# N ms, as a role would send), ap=0 (no Wi-Fi access point). At the end one line
+# "SUMMARY {json}" reports what the agent measured.
+import json
+import os
+import sys
+
+import simclock
+import simworld
+import utime  # the real clock: time is the simulated one here
+
+args = sys.argv[1:]
+device_dir = args[0]
+run_s = float(args[1]) if len(args) > 1 else 0
+opts = {}
+for a in args[2:]:
+    k, v = a.split("=", 1)
+    opts[k] = v
+
+simclock.set_wall_time(utime.time())
+simclock.set_pace(float(opts.get("pace", "1.0")))
+os.chdir(device_dir)
+with open("secrets.json") as f:
+    wifi = json.load(f)["wifi"]
+if opts.get("ap", "1") != "0":
+    simworld.wifi_ap(wifi["ssid"], wifi.get("password", ""), rssi=-61, connect_ms=300)
+
+from agent import app  # noqa: E402
+
+agent = app.current = app.Agent("")
+agent.banner()
+sent = [0]
+
+
+def _event():
+    agent.comms.event({"event": "test", "n": sent[0]}, simclock.now_ms())
+    sent[0] += 1
+    simclock.after_ms(int(opts["events_ms"]), _event)
+
+
+if "events_ms" in opts and agent.comms is not None:
+    simclock.after_ms(int(opts["events_ms"]), _event)
+
+try:
+    agent.run(int(run_s * 1000) if run_s else None)
+finally:
+    link = agent.comms.link if agent.comms else None
+    print("SUMMARY " + json.dumps({
+        "loop_us_max": agent.loop_us_max,
+        "ticks": agent.ticks,
+        "events_made": sent[0],
+        "link_state": link.state if link else None,
+        "connects": link.connects if link else 0,
+        "reconnects": link.reconnects if link else 0,
+        "queued": len(link.outbox) if link else 0,
+        "dropped": link.outbox.dropped if link else 0,
+        "last_error": link.last_error if link else "",
+        "acks": agent.comms.acks if agent.comms else 0,
+    }))
