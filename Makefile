@@ -7,8 +7,6 @@ BIN := $(VENV)/bin
 CACHE := .cache
 STUBS := $(CACHE)/esp32-stubs
 MPLIB := $(CACHE)/mplib
-# Firmware, then the simulated board (machine/network/time), then micropython-lib bits.
-export MICROPYPATH := firmware:host_tools/simboard:$(MPLIB)
 
 .PHONY: setup test check lint typecheck compile imports test-core test-upy bench demo clean help
 

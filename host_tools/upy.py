@@ -22,7 +22,8 @@ def micropython_exe() -> str:
 
 
 def micropython_env(extra=()) -> dict:
-    path = [str(p) for p in extra] + [str(FIRMWARE), str(SIMBOARD), str(MPLIB)]
+    # ".frozen": the port's own frozen modules (ssl, asyncio...), dropped when MICROPYPATH is set
+    path = [str(p) for p in extra] + [str(FIRMWARE), str(SIMBOARD), str(MPLIB), ".frozen"]
     env = dict(os.environ)
     env["MICROPYPATH"] = ":".join(path)
     return env

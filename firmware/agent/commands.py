@@ -105,7 +105,11 @@ def decode_command(payload, max_bytes=512, max_depth=4, role=None):
 def command_id(payload, max_bytes=512, max_depth=4):
     """The id of a command that failed validation, if one can be read, for its error ack."""
     try:
-        obj, _ = safe_loads(payload, max_bytes, max_depth)
+        obj, _ = safe_loads(payload, max_bytes * 2, max_depth)
+        if isinstance(obj, dict) and isinstance(obj.get("body"), str):
+            # A signed wrapper: the id inside is unverified, but echoing it lets the sender
+            # match the refusal to what it sent.
+            obj, _ = safe_loads(obj["body"], max_bytes, max_depth)
         if isinstance(obj, dict) and config.field_error(_ID_SPEC, obj.get("id")) is None:
             return obj["id"]
     except Exception:

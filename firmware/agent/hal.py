@@ -49,10 +49,14 @@ def heap():
     return gc.mem_free(), gc.mem_alloc()
 
 
+BLOCK_PROBE_MAX = 65536  # enough to tell whether a TLS record buffer still fits
+
+
 def largest_free_block(free):
-    """The largest single allocation that would succeed now (MicroPython has no call for
-    it): a binary search with throw-away buffers. Called once per heartbeat, not per tick."""
-    lo, hi = 0, free
+    """The largest single allocation that would succeed now, up to BLOCK_PROBE_MAX
+    (MicroPython has no call for it): a binary search with throw-away buffers. Called once
+    per heartbeat, not per tick."""
+    lo, hi = 0, min(free, BLOCK_PROBE_MAX)
     while hi - lo > 64:
         mid = (lo + hi) // 2
         try:

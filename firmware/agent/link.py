@@ -7,9 +7,10 @@
 # polled. The open socket, wrapped so every read and write is bounded, is then handed to
 # MQTTClient for subscribe / publish / check_msg / ping: the same calls in every version.
 #
-# States: WIFI (associating) -> TCP (connect in progress) -> CONNACK (waiting) -> UP;
-# any failure -> WAIT (backoff with full jitter) -> TCP again. Wi-Fi loss goes back to WIFI
-# without touching the broker backoff: a dead access point is not a dead broker.
+# States: WIFI (associating) -> TCP (connect in progress) -> SESSION (TLS handshake, CONNECT,
+# CONNACK, all polled) -> UP; any failure -> WAIT (backoff with full jitter) -> TCP again.
+# Wi-Fi loss goes back to WIFI without touching the broker backoff: a dead access point is
+# not a dead broker.
 # pyright: reportOptionalMemberAccess=false
 # (sock, poller, client... are None exactly when the state says there is no session)
 import errno
@@ -25,8 +26,8 @@ from agent.backoff import Backoff, uniform_from_bits
 from agent.mqttwire import connack_error, connect_packet
 from agent.outbox import Outbox
 
-WIFI, TCP, CONNACK, UP, WAIT = 0, 1, 2, 3, 4
-STATE_NAMES = ("wifi", "tcp", "connack", "up", "wait")
+WIFI, TCP, SESSION, UP, WAIT = 0, 1, 2, 3, 4
+STATE_NAMES = ("wifi", "tcp", "session", "up", "wait")  # session: TLS, CONNECT, CONNACK
 _INBOX_MAX = 8  # commands waiting for the app; more in one burst are dropped and counted
 _READS_PER_SERVICE = 8  # bound the work of one service() call under a message flood
 _FLUSH_PER_SERVICE = 4
@@ -127,6 +128,7 @@ class Link:
         self.wifi_retry_at = now_ms
         self.sock = None
         self.stream = None
+        self.pending = b""  # CONNECT bytes not yet accepted by the socket
         self.poller = None
         self.client = None
         self.bounded = None
@@ -188,7 +190,7 @@ class Link:
                 return 20
             if self.state == TCP:
                 return self._poll_tcp(now_ms)
-            if self.state == CONNACK:
+            if self.state == SESSION:
                 return self._poll_connack(now_ms)
             return self._serve(now_ms)
         except Exception as e:  # anything the network throws ends the session, never the loop
@@ -263,34 +265,37 @@ class Link:
             return 20
         if ev[0][1] & (select.POLLERR | select.POLLHUP):
             raise OSError(errno.ECONNREFUSED)
-        stream = self.sock
-        if self.tls:
-            stream = self._wrap_tls(self.sock)
-        self.stream = stream
-        self.bounded = _BoundedSocket(stream, self.sock, self.op_timeout_s)
-        will = b"offline"
-        pkt = connect_packet(self.client_id, self.keepalive_s, self.user, self.password,
-                             self.topics.status, will, True)
-        self.bounded.write(pkt)
-        self.bounded.flush()
+        self.stream = self._wrap_tls(self.sock) if self.tls else self.sock
+        self.pending = connect_packet(self.client_id, self.keepalive_s, self.user,
+                                      self.password, self.topics.status, b"offline", True)
         self.poller.modify(self.sock, select.POLLIN)
-        self._to(CONNACK, now_ms)
-        return 20
+        self._to(SESSION, now_ms)
+        return 0
 
     def _wrap_tls(self, sock):
         import ssl
 
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.verify_mode = ssl.CERT_REQUIRED
         if not self.ca_data:
             raise LinkError("TLS is on but there is no CA certificate to check the broker")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(cadata=self.ca_data)
-        # The handshake costs CPU time on the chip (EC P-256 keeps it short) and one
-        # round trip; it runs with the op timeout, once per session.
-        sock.settimeout(max(self.op_timeout_s, 2.0))
-        return ctx.wrap_socket(sock, server_hostname=self.host)
+        # No handshake here: on the non-blocking socket it advances a step each time
+        # _poll_connack tries to write CONNECT, so a silent TLS peer cannot stall the loop.
+        return ctx.wrap_socket(sock, server_hostname=self.host, do_handshake_on_connect=False)
 
     def _poll_connack(self, now_ms):
+        if self.pending:
+            # Non-blocking write of CONNECT; with TLS this also drives the handshake, and
+            # returns None until the handshake is done.
+            n = self.stream.write(self.pending)
+            if n:
+                self.pending = self.pending[n:]
+            if self.pending:
+                if self._timed_out(now_ms):
+                    raise OSError(errno.ETIMEDOUT)
+                return 20
+            self.bounded = _BoundedSocket(self.stream, self.sock, self.op_timeout_s)
         if not self.poller.poll(0):
             if self._timed_out(now_ms):
                 raise OSError(errno.ETIMEDOUT)
@@ -364,9 +369,13 @@ class Link:
         was_up = self.state == UP
         self._close_socket()
         if exc is not None:
-            code = getattr(exc, "errno", None)
-            self.last_error = "%s: %s" % (where, exc if isinstance(exc, LinkError) else "%s %s" % (
-                type(exc).__name__, code if code is not None else exc))
+            if isinstance(exc, LinkError):
+                detail = str(exc)
+            elif isinstance(exc, OSError):  # (MicroPython gives every exception an errno)
+                detail = "OSError %s" % (exc.args[0] if exc.args else "")
+            else:
+                detail = "%s %s" % (type(exc).__name__, str(exc).strip())
+            self.last_error = "%s: %s" % (where, detail)
         if was_up:
             self.reconnects += 1
         if where == "wifi":
