@@ -71,6 +71,10 @@ class Agent:
     def state_deadbands(self):
         return {}
 
+    def ha_entities(self):
+        """Role measurements for Home Assistant discovery (agent.discovery form)."""
+        return ()
+
     def diag_numbers(self):
         free, _ = hal.heap()
         return {"uptime_s": time.ticks_diff(time.ticks_ms(), self.started_ms) // 1000,

@@ -74,6 +74,15 @@ class Comms:
         # After every (re)connect: retained state first, so a monitor sees it at once.
         self.publish_state(now_ms, force=True)
         self.publish_diag(now_ms)
+        m = self.agent.cfg["mqtt"]
+        if m["ha_discovery"]:
+            from agent import discovery
+
+            dev = self.agent.cfg["device"]
+            for topic, doc in discovery.documents(m["ha_prefix"], self.topics, self.device_id,
+                                                  self.role, dev["name"],
+                                                  self.agent.ha_entities()):
+                self.link.publish(topic, doc, True)
 
     # ---- the loop calls this ----
 

@@ -8,7 +8,7 @@ group's topics, not because the subscription is refused. Publishes outside `writ
 dropped silently. Lines before the first `user` would apply to anonymous clients: there are
 none, and `allow_anonymous false` refuses them anyway."""
 
-from agent import topics
+from agent import discovery, topics
 
 from .fleet import OPERATOR, STATION, Device
 
@@ -24,6 +24,9 @@ def station_root(prefix: str, site: str) -> str:
 def device_rules(d: Device) -> list[tuple[str, str]]:
     """(access, topic) pairs for one device, straight from the topic scheme."""
     write = topics.acl_write(d.prefix, d.site, d.role, d.id, d.group)
+    # Optional Home Assistant discovery documents (mqtt.ha_discovery), under the default
+    # prefix and the device's own node id only.
+    write += discovery.acl_topics(discovery.HA_PREFIX_DEFAULT, d.id)
     read = topics.acl_read(d.prefix, d.site, d.role, d.id, d.group)
     return _merge(read, write)
 
@@ -33,6 +36,7 @@ def operator_rules(prefixes: list[str]) -> list[tuple[str, str]]:
     out = []
     for p in prefixes:
         out.append(("read", f"{p}/#"))
+        out.append(("read", f"{discovery.HA_PREFIX_DEFAULT}/#"))
         out.append(("write", f"{p}/+/+/+/cmd"))  # <prefix>/<site>/<kind>/<device>/cmd
         out.append(("write", f"{p}/+/+/group/+/cmd"))
     return out

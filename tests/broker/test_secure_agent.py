@@ -126,3 +126,35 @@ def test_wrong_host_name_is_refused(sb, tmp_path):
     dev = device_dir(tmp_path, sb, host="127.0.0.2")  # reaches the broker, name not in cert
     summary, out = vdevice.finish(vdevice.start(dev, run_s=4))
     assert summary["connects"] == 0, out
+
+
+def test_home_assistant_discovery_is_published_when_enabled(sb, tmp_path):
+    docs = {}
+    got = threading.Event()
+    op = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ha-test")
+    op.username_pw_set(*sb.login("operator"))
+
+    def on_message(c, u, msg):
+        docs[msg.topic] = json.loads(msg.payload)
+        if len(docs) >= 5:
+            got.set()
+
+    op.on_message = on_message
+    op.connect("127.0.0.1", sb.port, keepalive=10)
+    op.subscribe("homeassistant/#", qos=1)
+    op.loop_start()
+    dev = device_dir(tmp_path, sb)
+    cfg = json.loads((dev / "config.json").read_text())
+    cfg["mqtt"]["ha_discovery"] = True
+    (dev / "config.json").write_text(json.dumps(cfg))
+    try:
+        vdevice.finish(vdevice.start(dev, run_s=4))
+        assert got.wait(5), docs
+    finally:
+        op.loop_stop()
+        op.disconnect()
+    online = docs["homeassistant/binary_sensor/pole-9/online/config"]
+    assert online["state_topic"] == f"{ROOT}/status" and online["payload_on"] == "online"
+    rssi = docs["homeassistant/sensor/pole-9/rssi/config"]
+    assert rssi["state_topic"] == f"{ROOT}/diag" and rssi["unit_of_measurement"] == "dBm"
+    assert len({d["unique_id"] for d in docs.values()}) == len(docs)

@@ -315,6 +315,7 @@ def test_init_writes_the_documented_layout(tmp_path, capsys):
     block = (out / "acl").read_text().split("user pole-1\n")[1].split("\n\n")[0]
     rights = dict(reversed(line.split()[1:]) for line in block.splitlines())
     want = {tp: "write" for tp in topics.acl_write(P, S, "streetlight", "pole-1", "elm")}
+    want["homeassistant/+/pole-1/+/config"] = "write"  # its own discovery documents only
     for tp in topics.acl_read(P, S, "streetlight", "pole-1", "elm"):
         want[tp] = "readwrite" if tp in want else "read"
     assert rights == want
