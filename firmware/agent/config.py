@@ -65,6 +65,49 @@ CONFIG = {
         "pwm_hz": ("int", 5000, 3000, 40000, ("streetlight",)),
         "lat": ("num", None, -90, 90, ("streetlight",)),
         "lon": ("num", None, -180, 180, ("streetlight",)),
+        # A change of light must last this long before the lamp switches: headlights and
+        # lightning do not.
+        "switch_delay_s": ("int", 60, 0, 900, ("streetlight",)),
+        # Analog light sensor calibration: lux = (mV - adc_offset_mv) * adc_lux_per_mv.
+        "adc_offset_mv": ("num", 0, 0, 3300, ("streetlight",)),
+        "adc_lux_per_mv": ("num", 0.1, 0.0001, 100, ("streetlight",)),
+        # Astronomical clock: offsets to sunset/sunrise, and the window around them inside
+        # which the photocell may switch (outside it only below dark_lux).
+        "sunset_offset_min": ("int", 0, -120, 120, ("streetlight",)),
+        "sunrise_offset_min": ("int", 0, -120, 120, ("streetlight",)),
+        "astro_window_min": ("int", 90, 10, 720, ("streetlight",)),
+        "dark_lux": ("num", 2, 0, 100, ("streetlight",)),
+        # Local time for the night profile: standard offset from UTC and the DST rule.
+        "tz_offset_min": ("int", 60, -720, 840, ("streetlight",)),
+        "dst": (("eu", "us", "none"), "eu", None, None, ("streetlight",)),
+        # Base level by local time of night: [["HH:MM", percent], ...], each step holding
+        # until the next (wrapping over midnight).
+        "profile": ("steps", [["17:00", 100], ["22:00", 60], ["00:00", 40], ["05:00", 60]],
+                    0, 100, ("streetlight",)),
+        # Motion boost: ramp up, hold, fade back to the profile level (never off).
+        "boost_pct": ("num", 100, 1, 100, ("streetlight",)),
+        "hold_s": ("int", 60, 1, 3600, ("streetlight",)),
+        "ramp_ms": ("int", 500, 0, 10000, ("streetlight",)),
+        "fade_s": ("int", 20, 0, 600, ("streetlight",)),
+        # Late at night boost and hold may differ (quieter streets, darker skies).
+        "late_from": ("hhmm", "23:00", None, None, ("streetlight",)),
+        "late_to": ("hhmm", "05:00", None, None, ("streetlight",)),
+        "late_boost_pct": ("num", 80, 1, 100, ("streetlight",)),
+        "late_hold_s": ("int", 30, 1, 3600, ("streetlight",)),
+        # Light-ahead: this pole's place along the street, and how far a neighbour's motion
+        # reaches (the boost falls off with distance, to nothing at the reach).
+        "position_m": ("num", 0, -100000, 100000, ("streetlight",)),
+        "ahead_reach_m": ("num", 90, 0, 1000, ("streetlight",)),
+        "motion_debounce_ms": ("int", 200, 0, 5000, ("streetlight",)),
+        # Output: DALI-style logarithmic curve or linear; inverted for drivers that need it.
+        "curve": (("log", "linear"), "log", None, None, ("streetlight",)),
+        "invert_output": ("bool", False, None, None, ("streetlight",)),
+        "override_max_s": ("int", 4 * 3600, 60, 86400, ("streetlight",)),
+        # Luminaire power by level: [[percent, watts], ...] ascending, linear between points.
+        "power_curve": ("curve", [[0, 0.5], [10, 7], [50, 31], [100, 60]], 0, 2000,
+                        ("streetlight",)),
+        # Self-check: a photocell switching further than this from the sun clock is suspect.
+        "drift_max_min": ("int", 45, 5, 240, ("streetlight",)),
     },
     "inlet": {
         "branch": ("id", REQUIRED, 1, 32, ("inlet",)),
@@ -122,6 +165,12 @@ def field_error(spec, v):
         if hi is not None and v > hi:
             return "%r is above the maximum %r" % (v, hi)
         return None
+    if kind == "steps":
+        return _steps_error(v, lo, hi)
+    if kind == "curve":
+        return _curve_error(v, hi)
+    if kind == "hhmm":
+        return None if minutes(v) is not None else "must be a time \"HH:MM\", got %r" % (v,)
     if not isinstance(v, str):
         return "must be a string, got %r" % (v,)
     if lo is not None and len(v) < lo:
@@ -135,6 +184,57 @@ def field_error(spec, v):
     if kind == "hex":
         if len(v) not in (0, 64) or any(c not in _HEX for c in v):
             return "must be 64 hex digits (a 32-byte key) or empty"
+    return None
+
+
+def minutes(hhmm):
+    """Minutes after midnight of "HH:MM", or None if it is not one."""
+    if not isinstance(hhmm, str) or len(hhmm) != 5 or hhmm[2] != ":":
+        return None
+    h, m = hhmm[:2], hhmm[3:]
+    if not (h.isdigit() and m.isdigit()):
+        return None
+    h, m = int(h), int(m)
+    return h * 60 + m if h < 24 and m < 60 else None
+
+
+def _pairs(v, most):
+    if not isinstance(v, list) or not 1 <= len(v) <= most:
+        return "must be a list of 1 to %d pairs" % most
+    for p in v:
+        if not isinstance(p, list) or len(p) != 2:
+            return "each entry must be a pair [a, b], got %r" % (p,)
+    return None
+
+
+def _steps_error(v, lo, hi):
+    err = _pairs(v, 8)
+    if err:
+        return err
+    seen = []
+    for t, level in v:
+        m = minutes(t)
+        if m is None:
+            return "step time must be \"HH:MM\", got %r" % (t,)
+        if m in seen:
+            return "step time %s appears twice" % t
+        seen.append(m)
+        if not _num(level) or not lo <= level <= hi:
+            return "step level must be a number %r..%r, got %r" % (lo, hi, level)
+    return None
+
+
+def _curve_error(v, hi):
+    err = _pairs(v, 8)
+    if err:
+        return err
+    last = -1
+    for pct, watts in v:
+        if not _num(pct) or not 0 <= pct <= 100 or pct <= last:
+            return "levels must rise from 0..100, got %r after %r" % (pct, last)
+        if not _num(watts) or not 0 <= watts <= hi:
+            return "watts must be a number 0..%r, got %r" % (hi, watts)
+        last = pct
     return None
 
 

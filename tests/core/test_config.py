@@ -87,6 +87,16 @@ def _valid_value(spec):
         return st.sampled_from(kind)
     if kind == "bool":
         return st.booleans()
+    if kind == "hhmm":
+        return st.builds("{:02d}:{:02d}".format, st.integers(0, 23), st.integers(0, 59))
+    if kind == "steps":
+        return st.lists(st.integers(0, 1439), min_size=1, max_size=8, unique=True).flatmap(
+            lambda ms: st.lists(st.integers(lo, hi), min_size=len(ms), max_size=len(ms)).map(
+                lambda lv: [[f"{m // 60:02d}:{m % 60:02d}", v] for m, v in zip(ms, lv,
+                                                                               strict=True)]))
+    if kind == "curve":
+        return st.lists(st.integers(0, 100), min_size=1, max_size=8, unique=True).map(
+            lambda ps: [[p, p * 0.6] for p in sorted(ps)])
     if kind == "int":
         return st.integers(lo, hi)
     if kind == "num":
