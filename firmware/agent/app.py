@@ -3,6 +3,7 @@
 # One cooperative loop with explicit deadlines: each task has a period, the loop runs what is
 # due and then sleeps until the next deadline. Nothing here decides anything about lamps or
 # valves; role logic plugs in as more tasks.
+import gc
 import sys
 import time
 
@@ -42,11 +43,22 @@ class Agent:
         self.sched.add("heartbeat", loop["heartbeat_s"] * 1000, self._heartbeat)
         self.restart_at = None
         self.comms = None
+        self.role_impl = None
         if self.cfg is not None:
             self.comms = self._make_comms(now)
             self.sched.add("link", LINK_PERIOD_MS, self.comms.service)
             self.comms.event({"event": "boot", "reset": hal.reset_cause(),
                               "degraded": self.degraded}, now)
+            if self.board is not None and self.role in self.board["roles"]:
+                self.role_impl = self._make_role(now)
+
+    def _make_role(self, now_ms):
+        # Imported here: a device carries the code of both roles but loads only its own.
+        if self.role == "streetlight":
+            from agent.pole import Pole
+
+            return Pole(self, now_ms)
+        return None
 
     def _make_comms(self, now_ms):
         from agent.comms import Comms
@@ -65,15 +77,18 @@ class Agent:
     # ---- what the comms layer asks of the agent (roles extend these) ----
 
     def state(self):
-        return {"role": self.role, "mode": "degraded" if self.degraded else "ok",
-                "problems": len(self.loaded["problems"])}
+        st = {"role": self.role, "health": "degraded" if self.degraded else "ok",
+              "problems": len(self.loaded["problems"])}
+        if self.role_impl is not None:
+            st.update(self.role_impl.state())
+        return st
 
     def state_deadbands(self):
-        return {}
+        return self.role_impl.state_deadbands() if self.role_impl is not None else {}
 
     def ha_entities(self):
         """Role measurements for Home Assistant discovery (agent.discovery form)."""
-        return ()
+        return self.role_impl.ha_entities() if self.role_impl is not None else ()
 
     def diag_numbers(self):
         free, _ = hal.heap()
@@ -82,10 +97,13 @@ class Agent:
                 "reset_cause": hal.reset_cause(), "loop_us_max": self.loop_us_max}
 
     def role_command(self, cmd, now_ms):
-        return False, "cmd: %s is not handled by this device" % cmd["cmd"], None
+        if self.role_impl is None:
+            return False, "cmd: %s is not handled by this device" % cmd["cmd"], None
+        return self.role_impl.command(cmd, now_ms)
 
     def peer_message(self, payload, now_ms):
-        pass
+        if self.role_impl is not None:
+            self.role_impl.peer_message(payload, now_ms)
 
     def restart_in(self, ms):
         self.restart_at = time.ticks_add(time.ticks_ms(), ms)
@@ -109,6 +127,7 @@ class Agent:
 
     def _heartbeat(self, now_ms):
         self.heartbeats += 1
+        gc.collect()  # at a quiet moment of our choosing, not in the middle of a fade
         free, used = hal.heap()
         up_s = time.ticks_diff(now_ms, self.started_ms) // 1000
         print("agent: up=%ds ticks=%d loop_max_us=%d heap_free=%d heap_used=%d%s"

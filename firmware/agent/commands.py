@@ -16,6 +16,10 @@ COMMANDS = {
     "set": (_ALL, {"field": ("str", REQUIRED, 3, 65, _ALL),
                    "value": ("scalar", REQUIRED, 0, 253, _ALL)}),
     "reboot": (_ALL, {"delay_s": ("int", 0, 0, 60, _ALL)}),
+    # A technician's level for a bounded time (capped by light.override_max_s), then auto.
+    "override": (("streetlight",), {"level_pct": ("num", REQUIRED, 0, 100, _ALL),
+                                    "duration_s": ("int", 3600, 1, 86400, _ALL)}),
+    "auto": (("streetlight",), {}),
 }
 
 # Changing these moves the device off its own topics and broker ACL: provisioning only.

@@ -52,6 +52,11 @@ class Comms:
         """An event: stamped now, kept through outages, delivered in order (QoS 1)."""
         self.link.send_event(self.topics.event, self._stamp(fields, now_ms))
 
+    def peer(self, fields, now_ms):
+        """To the group's neighbours (light-ahead): now or never, so QoS 0 and not queued."""
+        if self.topics.group_peer is not None:
+            self.link.publish(self.topics.group_peer, self._stamp(fields, now_ms))
+
     def telemetry(self, fields, now_ms):
         return self.link.publish(self.topics.telemetry, self._stamp(fields, now_ms))
 

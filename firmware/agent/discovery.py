@@ -9,7 +9,7 @@ import json
 HA_PREFIX_DEFAULT = "homeassistant"
 # (object_id, component, name, source channel, JSON key, unit, device_class, diagnostic)
 BASE_ENTITIES = (
-    ("mode", "sensor", "Mode", "state", "mode", None, None, False),
+    ("health", "sensor", "Health", "state", "health", None, None, False),
     ("rssi", "sensor", "Wi-Fi signal", "diag", "rssi", "dBm", "signal_strength", True),
     ("uptime", "sensor", "Uptime", "diag", "uptime_s", "s", "duration", True),
     ("heap_free", "sensor", "Free heap", "diag", "heap_free", "B", "data_size", True),

@@ -64,7 +64,6 @@ def largest_free_block(free):
             lo = mid
         except MemoryError:
             hi = mid
-    gc.collect()
     return lo
 
 

@@ -4,18 +4,31 @@
 # through ticks_diff-style arithmetic. Tasks live in pre-allocated lists: running the due
 # ones allocates nothing, which keeps steady-state ticks free of GC churn.
 
-TICKS_PERIOD = 1 << 30
-_TICKS_MASK = TICKS_PERIOD - 1
-_TICKS_HALF = TICKS_PERIOD >> 1
+TICKS_PERIOD = 1 << 30  # a long int on the chip: for tests and docs, never in arithmetic
+_TICKS_MASK = 0x3FFFFFFF
+_TICKS_HALF = 0x20000000
 
 
 def ticks_diff(a, b):
-    """a - b on the wrapping tick counter, in [-2**29, 2**29)."""
-    return ((a - b + _TICKS_HALF) & _TICKS_MASK) - _TICKS_HALF
+    """a - b on the wrapping tick counter, in [-2**29, 2**29).
+
+    Written so no intermediate leaves the ESP32's 31-bit small ints (a long int would
+    allocate on every call): a - b fits, and so do the mask and the two halves."""
+    d = (a - b) & _TICKS_MASK
+    if d >= _TICKS_HALF:
+        d = d - _TICKS_HALF - _TICKS_HALF
+    return d
 
 
 def ticks_add(t, delta):
-    return (t + delta) & _TICKS_MASK
+    """t + delta on the wrapping counter (|delta| < 2**29), without a long intermediate."""
+    if delta >= 0:
+        if t > _TICKS_MASK - delta:
+            return t - (_TICKS_MASK - delta) - 1
+        return t + delta
+    if t < -delta:
+        return t + (delta + _TICKS_MASK) + 1
+    return t + delta
 
 
 class Scheduler:
@@ -25,6 +38,7 @@ class Scheduler:
         self.due = []
         self.funcs = []
         self.now = now_ms
+        self.woken = False
 
     def add(self, name, period_ms, func, first_in_ms=0):
         """func(now_ms) runs every period_ms; it may instead return the delay until its next
@@ -40,7 +54,8 @@ class Scheduler:
     def run_due(self, now_ms):
         """Run every task whose deadline has passed; return ms until the next deadline."""
         self.now = now_ms
-        wait = TICKS_PERIOD
+        self.woken = False
+        wait = _TICKS_HALF - 1  # "no deadline": the largest wait the counter can express
         for i in range(len(self.funcs)):
             if ticks_diff(now_ms, self.due[i]) >= 0:
                 sooner = self.funcs[i](now_ms)
@@ -56,9 +71,13 @@ class Scheduler:
             left = ticks_diff(self.due[i], now_ms)
             if left < wait:
                 wait = left
+        if self.woken:  # a task was made due during this pass: go round again at once
+            self.woken = False
+            return 0
         return max(0, wait)
 
     def wake(self, name, now_ms):
         """Make a task due now (an interrupt or a message arrived)."""
         i = self.names.index(name)
         self.due[i] = now_ms
+        self.woken = True

@@ -143,6 +143,8 @@ def _valid_arg(spec):
     kind, default, lo, hi, _ = spec
     if kind == "int":
         return st.integers(lo, hi)
+    if kind == "num":
+        return st.floats(lo, hi, allow_nan=False) | st.integers(lo, hi)
     if kind == "scalar":
         return scalars
     if kind == "str":

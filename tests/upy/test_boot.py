@@ -25,8 +25,9 @@ def test_runs_24_simulated_hours():
     assert simclock.now_ms() == DAY_MS
     assert not agent.degraded and agent.loaded["problems"] == []
     assert 288 <= agent.heartbeats <= 289  # every 300 s
-    # The loop slept between deadlines: one pass per due task, not a busy loop.
-    assert agent.ticks < 3 * DAY_MS // 2000, agent.ticks
+    # The loop slept between deadlines (the lamp's control step is the most frequent task,
+    # once a second on a quiet day), not a busy loop.
+    assert agent.ticks < 3 * DAY_MS // 1000, agent.ticks
     blinks = _rises(simworld.pin_history(LED))
     assert 43100 <= blinks <= 43201, blinks  # a short blink every 2 s all day
     assert simclock.wdt_deadline_us() > simclock.now_us()  # the watchdog is fed

@@ -1,0 +1,95 @@
+# Calendar and local time without `datetime` (pure: integers in, integers out).
+#
+# Day numbers count days since 2000-01-01 (day 0, a Saturday): small ints that fit the
+# MicroPython small-int range and keep the astronomy's time argument short (see astro.py).
+# Wall-clock seconds come in on the 1970 epoch; the caller converts from the board's epoch.
+
+_EPOCH_2000 = 10957  # days from 1970-01-01 to 2000-01-01
+_DAY_S = 86400
+# Days from 0000-03-01 (start of the proleptic Gregorian 400-year cycle, counted from March
+# so the leap day falls at the end of the year) to 2000-01-01.
+_SHIFT = 730425
+_CYCLE_DAYS = 146097  # days in 400 Gregorian years
+
+
+def days_from_civil(y, m, d):
+    """Day number (days since 2000-01-01) of the Gregorian date y-m-d."""
+    if m <= 2:
+        y -= 1  # January and February belong to the previous March-based year
+    cycle = y // 400
+    yoc = y - cycle * 400  # year of the cycle, 0..399
+    doy = (153 * ((m + 9) % 12) + 2) // 5 + d - 1  # day of the March-based year, 0..365
+    doc = yoc * 365 + yoc // 4 - yoc // 100 + doy  # day of the cycle
+    return cycle * _CYCLE_DAYS + doc - _SHIFT
+
+
+def civil_from_days(n):
+    """(year, month, day) of day number n; the inverse of days_from_civil."""
+    z = n + _SHIFT
+    cycle = z // _CYCLE_DAYS
+    doc = z - cycle * _CYCLE_DAYS
+    # Years of the cycle, correcting for the leap days of every 4th/100th/400th year.
+    yoc = (doc - doc // 1460 + doc // 36524 - doc // 146096) // 365
+    doy = doc - (365 * yoc + yoc // 4 - yoc // 100)
+    mp = (5 * doy + 2) // 153  # month of the March-based year, 0 = March
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    y = cycle * 400 + yoc + (1 if m <= 2 else 0)
+    return y, m, d
+
+
+def weekday(n):
+    """0 = Monday .. 6 = Sunday (2000-01-01 was a Saturday)."""
+    return (n + 5) % 7
+
+
+def split_utc(utc_s):
+    """(day number, seconds into that UTC day) of 1970-epoch seconds, integers only."""
+    q, r = divmod(int(utc_s), _DAY_S)
+    return q - _EPOCH_2000, r
+
+
+def _last_sunday(y, m, last_day):
+    n = days_from_civil(y, m, last_day)
+    return n - (weekday(n) + 1) % 7
+
+
+def _nth_sunday(y, m, nth):
+    n = days_from_civil(y, m, 1)
+    return n + (6 - weekday(n)) % 7 + 7 * (nth - 1)
+
+
+def _summer(t, tz_offset_min, dst):
+    """Whether t (seconds since 2000-01-01 00:00 UTC) falls in summer time."""
+    if dst == "eu":
+        # One instant for the whole union: 01:00 UTC on the last Sundays of March/October.
+        y = civil_from_days(t // _DAY_S)[0]
+        start = _last_sunday(y, 3, 31) * _DAY_S + 3600
+        end = _last_sunday(y, 10, 31) * _DAY_S + 3600
+    elif dst == "us":
+        # 02:00 local: standard time on the 2nd Sunday of March, daylight time on the 1st
+        # Sunday of November.
+        y = civil_from_days((t + tz_offset_min * 60) // _DAY_S)[0]
+        start = _nth_sunday(y, 3, 2) * _DAY_S + 7200 - tz_offset_min * 60
+        end = _nth_sunday(y, 11, 1) * _DAY_S + 7200 - (tz_offset_min + 60) * 60
+    else:
+        return False
+    return start <= t < end
+
+
+def local_offset_min(utc_s, tz_offset_min, dst):
+    """Offset of local time from UTC in minutes at utc_s: standard offset, +60 in summer."""
+    t = int(utc_s) - _EPOCH_2000 * _DAY_S
+    return tz_offset_min + (60 if _summer(t, tz_offset_min, dst) else 0)
+
+
+def local_minute(utc_s, tz_offset_min, dst):
+    """Minute of the local day, 0..1439."""
+    t = int(utc_s) + local_offset_min(utc_s, tz_offset_min, dst) * 60
+    return (t // 60) % 1440
+
+
+def local_day(utc_s, tz_offset_min, dst):
+    """The local date as a day number."""
+    t = int(utc_s) + local_offset_min(utc_s, tz_offset_min, dst) * 60
+    return split_utc(t)[0]

@@ -1,0 +1,159 @@
+# The streetlight role's shell: the pole's pins (light sensor, motion input, lamp PWM), its
+# tasks in the agent's loop, and its messages. Every decision is in agent.streetlight.
+import json
+import time
+
+import machine
+
+from agent import output
+from agent.comms import wall_s
+from agent.streetlight import Streetlight
+
+CONTROL_MS = 1000  # a quiet night: one decision a second
+FAST_MS = 50  # while a ramp or fade runs: smooth enough for the eye
+TELEMETRY_MS = 60000
+SMOOTH_PCT_PER_S = 200  # output slew: no visible jumps on profile steps or switching
+BH1750_ADDR = 0x23
+_BH_POWER_ON, _BH_CONT_HRES = b"\x01", b"\x10"
+
+
+class AdcLight:
+    """An analog light sensor on an ADC1 pin: read() -> (lux, raw u16)."""
+
+    kind = "adc"
+
+    def __init__(self, pin, light):
+        self.light = light
+        self.adc = machine.ADC(machine.Pin(pin), atten=machine.ADC.ATTN_11DB)
+
+    def read(self):
+        raw = self.adc.read_u16()
+        mv = self.adc.read_uv() / 1000
+        lux = (mv - self.light["adc_offset_mv"]) * self.light["adc_lux_per_mv"]
+        return (lux if lux > 0 else 0.0), raw
+
+
+class Bh1750Light:
+    """A BH1750 on I2C: read() -> (lux or None when it does not answer, None)."""
+
+    kind = "i2c"
+
+    def __init__(self, scl, sda):
+        self.i2c = machine.I2C(0, scl=machine.Pin(scl), sda=machine.Pin(sda), freq=100000)
+        self.buf = bytearray(2)
+        self.started = False
+
+    def read(self):
+        try:
+            if not self.started:
+                self.i2c.writeto(BH1750_ADDR, _BH_POWER_ON)
+                self.i2c.writeto(BH1750_ADDR, _BH_CONT_HRES)
+                self.started = True
+            self.i2c.readfrom_into(BH1750_ADDR, self.buf)
+            return ((self.buf[0] << 8) | self.buf[1]) / 1.2, None
+        except OSError:
+            self.started = False  # re-initialise once it answers again
+            return None, None
+
+
+def light_sensor(pins, light):
+    if pins.get("light_adc") is not None:
+        return AdcLight(pins["light_adc"], light)
+    return Bh1750Light(pins["i2c_scl"], pins["i2c_sda"])
+
+
+class Pole:
+    def __init__(self, agent, now_ms):
+        self.agent = agent
+        light = agent.cfg["light"]
+        self.light = light
+        pins = agent.board["pins"]
+        self.sensor = light_sensor(pins, light)
+        self.core = Streetlight(light, now_ms, sensor=self.sensor.kind)
+        self.pwm = machine.PWM(machine.Pin(pins["lamp_pwm"]), freq=light["pwm_hz"],
+                               duty_u16=output.duty_u16(0, light["curve"],
+                                                        light["invert_output"]))
+        self.ramp = output.Ramp(SMOOTH_PCT_PER_S)
+        self.motion_pin = machine.Pin(pins["motion"], machine.Pin.IN)
+        self._edge = self._on_edge  # bound once: the handler must not allocate
+        self.motion_pin.irq(handler=self._edge,
+                            trigger=machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING)
+        self.duty = -1
+        agent.sched.add("control", CONTROL_MS, self._control)
+        agent.sched.add("telemetry", TELEMETRY_MS, self._telemetry, first_in_ms=TELEMETRY_MS)
+
+    def _on_edge(self, pin):
+        self.core.motion.edge(time.ticks_ms(), pin.value())
+
+    def _control(self, now_ms):
+        lux, raw = self.sensor.read()
+        target = self.core.step(now_ms, wall_s(), lux, raw)
+        level = self.ramp.step(target, now_ms)
+        duty = output.duty_u16(level, self.light["curve"], self.light["invert_output"])
+        if duty != self.duty:
+            self.pwm.duty_u16(duty)
+            self.duty = duty
+        self._publish_events(now_ms)
+        if self.core.busy(now_ms) or not self.ramp.settled(target):
+            return FAST_MS
+        return None
+
+    def _publish_events(self, now_ms):
+        comms = self.agent.comms
+        events = self.core.events
+        while events:
+            name, fields = events.pop(0)
+            if comms is None:
+                continue
+            fields["event"] = name
+            if name == "motion":
+                # Light-ahead: tell the neighbours at once (QoS 0: late is useless).
+                comms.peer({"event": "motion", "id": comms.device_id,
+                            "pos": self.light["position_m"]}, now_ms)
+            comms.event(fields, now_ms)
+
+    def _telemetry(self, now_ms):
+        if self.agent.comms is None:
+            return
+        e = self.core.energy
+        self.agent.comms.telemetry({
+            "lux": None if self.core.lux is None else round(self.core.lux, 1),
+            "level": round(self.core.level, 1), "w": round(e.watts(self.core.level), 1),
+            "wh": round(e.wh, 2), "burn_s": e.burn_s, "switches": e.switches}, now_ms)
+
+    # ---- what the agent asks of its role ----
+
+    def state(self):
+        return self.core.state()
+
+    def state_deadbands(self):
+        return {"level": 2}
+
+    def command(self, cmd, now_ms):
+        args = cmd["args"]
+        if cmd["cmd"] == "override":
+            self.core.override(args["level_pct"], args["duration_s"], now_ms)
+        elif cmd["cmd"] == "auto":
+            self.core.override(None, 0, now_ms)
+        else:
+            return False, "cmd: %s is not handled by a streetlight" % cmd["cmd"], None
+        self.agent.sched.wake("control", now_ms)
+        return True, None, self.core.state()
+
+    def peer_message(self, payload, now_ms):
+        try:
+            msg = json.loads(payload)
+            pos = msg["pos"]
+            if msg.get("id") == self.agent.cfg["device"]["id"] or \
+                    type(pos) not in (int, float):
+                return
+        except Exception:  # a neighbour's garbage must not disturb this pole
+            return
+        self.core.peer_motion(now_ms, pos)
+        self.agent.sched.wake("control", now_ms)
+
+    def ha_entities(self):
+        return (("level", "sensor", "Dimming level", "state", "level", "%", None, False),
+                ("energy", "sensor", "Energy", "telemetry", "wh", "Wh", "energy", False),
+                ("lux", "sensor", "Ambient light", "telemetry", "lux", "lx", "illuminance",
+                 False))
