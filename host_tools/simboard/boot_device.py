@@ -2,7 +2,8 @@
 #   micropython boot_device.py DEVICE_DIR [run_s] [key=value ...]
 # with the firmware, this folder and umqtt on MICROPYPATH (host_tools.upy sets that up).
 # Keys: pace=1.0 (virtual time follows real time), events_ms=N (a numbered test event every
-# N ms, as a role would send), ap=0 (no Wi-Fi access point). At the end one line
+# N ms, as a role would send), ap=0 (no Wi-Fi access point), motion_ms=N (a walker passes the
+# motion sensor N ms after boot), lux=N (steady ambient light). At the end one line
 # "SUMMARY {json}" reports what the agent measured.
 import json
 import os
@@ -28,6 +29,13 @@ with open("secrets.json") as f:
 if opts.get("ap", "1") != "0":
     simworld.wifi_ap(wifi["ssid"], wifi.get("password", ""), rssi=-61, connect_ms=300)
 
+with open("board.json") as f:
+    pins = json.load(f)["pins"]
+if pins.get("light_adc") is not None:
+    simworld.set_adc_mv(pins["light_adc"], float(opts.get("lux", "0")) * 10)  # default cal.
+if "motion_ms" in opts and pins.get("motion") is not None:
+    simworld.pulse_at_ms(int(opts["motion_ms"]), pins["motion"], 1500)
+
 from agent import app  # noqa: E402
 
 agent = app.current = app.Agent("")
@@ -48,7 +56,11 @@ try:
     agent.run(int(run_s * 1000) if run_s else None)
 finally:
     link = agent.comms.link if agent.comms else None
+    lamp = [f * 100 for _, f in simworld.pwm_fraction_history(pins["lamp_pwm"])] \
+        if pins.get("lamp_pwm") is not None and agent.role == "streetlight" else [0]
     print("SUMMARY " + json.dumps({
+        "lamp_max_pct": max(lamp), "lamp_last_pct": lamp[-1],
+        "state": agent.state(),
         "loop_us_max": agent.loop_us_max,
         "ticks": agent.ticks,
         "events_made": sent[0],
