@@ -69,7 +69,7 @@ class Streetlight:
         self.dimmer.peer(now_ms, d, self._late())
 
     def override(self, level_pct, duration_s, now_ms):
-        self.dimmer.override(level_pct, duration_s, now_ms)
+        return self.dimmer.override(level_pct, duration_s, now_ms)
 
     # ---- one control step ----
 

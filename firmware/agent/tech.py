@@ -14,6 +14,9 @@ def help():
 tech.show()              the config in force (secrets hidden)
 tech.set('sec.field', v) change one config field (validated, saved atomically)
 tech.safe_mode(True)     next boot stops before the agent (REPL stays free); False undoes
+tech.link()              the MQTT link of the agent stopped by Ctrl-C: state, last error
+tech.lamp(80)            streetlight: drive the lamp directly (agent stopped), to test it
+tech.override(80, 10)    streetlight: 80 % for 10 minutes, then automatic; resumes the agent
 Ctrl-D soft-reboots and restarts the agent.""")
 
 
@@ -54,3 +57,52 @@ def safe_mode(on=True):
     else:
         store.Fs().remove(path)
     print("safe mode", "on" if on else "off", "from the next boot")
+
+
+def _agent():
+    from agent import app
+
+    if app.current is None:
+        print("no agent has run since boot: Ctrl-D to start it, then Ctrl-C")
+    return app.current
+
+
+def link():
+    a = _agent()
+    if a is None or a.comms is None:
+        return
+    from agent.link import STATE_NAMES
+
+    lk = a.comms.link
+    print("link   :", STATE_NAMES[lk.state], "to %s:%d" % (lk.host, lk.port),
+          "(tls)" if lk.tls else "")
+    print("error  :", lk.last_error or "none")
+    print("session: %d opened, %d lost; %d events queued, %d dropped"
+          % (lk.connects, lk.reconnects, len(lk.outbox), lk.outbox.dropped))
+
+
+def lamp(level_pct):
+    """Set the lamp's output directly (the agent is stopped), e.g. to check the driver."""
+    a = _agent()
+    if a is None or a.role_impl is None or not hasattr(a.role_impl, "pwm"):
+        print("not a streetlight agent")
+        return
+    from agent import output
+
+    light = a.cfg["light"]
+    a.role_impl.pwm.duty_u16(output.duty_u16(level_pct, light["curve"], light["invert_output"]))
+    print("lamp at %s %%; Ctrl-D restarts the agent" % level_pct)
+
+
+def override(level_pct, minutes):
+    """Hold the lamp at level_pct for `minutes`, then automatic again; runs the agent."""
+    a = _agent()
+    if a is None or a.role_impl is None or not hasattr(a.role_impl, "core"):
+        print("not a streetlight agent")
+        return
+    import time
+
+    granted = a.role_impl.core.override(level_pct, int(minutes * 60), time.ticks_ms())
+    print("override %s %% for %s s; the agent runs again (Ctrl-C to stop)" % (level_pct,
+                                                                             granted))
+    a.run()

@@ -58,3 +58,17 @@ def test_status_runs_on_a_broken_device():
     from agent import tech
 
     _in(d, tech.status)  # prints the problems; must not raise
+
+
+def test_lamp_and_link_report_on_a_stopped_streetlight():
+    d = device.make("tech5")
+    device.power_on(d, 5000)  # runs, then the "technician" stops it
+    import simworld
+    from agent import tech
+
+    from agent import output
+
+    tech.lamp(50)  # perceived 50 %: on the DALI log curve about 3.2 % of full output
+    want = output.perceived_to_output(50, "log") / 100
+    assert abs(simworld.pwm_fraction(25) - want) < 0.001  # the lamp pin of esp32-devkitc
+    tech.link()  # prints the link state; must not raise
