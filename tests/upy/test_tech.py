@@ -64,9 +64,8 @@ def test_lamp_and_link_report_on_a_stopped_streetlight():
     d = device.make("tech5")
     device.power_on(d, 5000)  # runs, then the "technician" stops it
     import simworld
-    from agent import tech
 
-    from agent import output
+    from agent import output, tech
 
     tech.lamp(50)  # perceived 50 %: on the DALI log curve about 3.2 % of full output
     want = output.perceived_to_output(50, "log") / 100
