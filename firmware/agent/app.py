@@ -11,6 +11,7 @@ from agent import files, hal
 from agent.sched import Scheduler
 
 LED_PERIOD_MS = 2000
+IDLE_SLICE_MS = 100
 LINK_PERIOD_MS = 1000  # at most; the link asks for sooner while it is busy
 current = None  # the running Agent, for the technician's REPL after Ctrl-C (and tests)
 CRASH_FILE = "crash.txt"
@@ -168,7 +169,20 @@ class Agent:
             self.ticks += 1
             if left is not None and left < wait:
                 wait = left
-            time.sleep_ms(wait)
+            self._idle(wait)
+
+    def _idle(self, wait):
+        """Sleep until the next deadline, in slices, so an interrupt that pokes the scheduler
+        (a walker at the motion sensor) is served within IDLE_SLICE_MS: a sleep on the chip
+        runs interrupt handlers but does not end early."""
+        sched = self.sched
+        while wait > 0 and not sched.poked:
+            step = wait if wait < IDLE_SLICE_MS else IDLE_SLICE_MS
+            time.sleep_ms(step)
+            wait -= step
+        if sched.poked:
+            sched.poked = False
+            sched.wake(sched.poked_name, time.ticks_ms())
 
 
 def _record_crash(root, exc):

@@ -13,6 +13,7 @@ CONTROL_MS = 1000  # a quiet night: one decision a second
 FAST_MS = 50  # while a ramp or fade runs: smooth enough for the eye
 TELEMETRY_MS = 60000
 SMOOTH_PCT_PER_S = 200  # output slew: no visible jumps on profile steps or switching
+_CONTROL = "control"  # the task's name, one string object shared with the ISR
 BH1750_ADDR = 0x23
 _BH_POWER_ON, _BH_CONT_HRES = b"\x01", b"\x10"
 
@@ -79,11 +80,19 @@ class Pole:
         self.motion_pin.irq(handler=self._edge,
                             trigger=machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING)
         self.duty = -1
-        agent.sched.add("control", CONTROL_MS, self._control)
+        self.rise_ms = 0
+        self.confirming = False  # a rising edge waits for its debounce to confirm it
+        self.sched = agent.sched
+        agent.sched.add(_CONTROL, CONTROL_MS, self._control)
         agent.sched.add("telemetry", TELEMETRY_MS, self._telemetry, first_in_ms=TELEMETRY_MS)
 
     def _on_edge(self, pin):
-        self.core.motion.edge(time.ticks_ms(), pin.value())
+        now, level = time.ticks_ms(), pin.value()
+        self.core.motion.edge(now, level)
+        if level:
+            self.rise_ms = now
+            self.confirming = True
+            self.sched.poke(_CONTROL)  # decide now, not at the next one-second step
 
     def _control(self, now_ms):
         lux, raw = self.sensor.read()
@@ -94,6 +103,10 @@ class Pole:
             self.pwm.duty_u16(duty)
             self.duty = duty
         self._publish_events(now_ms)
+        if self.confirming:
+            if time.ticks_diff(now_ms, self.rise_ms) <= self.light["motion_debounce_ms"] + FAST_MS:
+                return FAST_MS  # look again when the debounce can have confirmed it
+            self.confirming = False
         if self.core.busy(now_ms) or not self.ramp.settled(target):
             return FAST_MS
         return None
@@ -137,7 +150,7 @@ class Pole:
             self.core.override(None, 0, now_ms)
         else:
             return False, "cmd: %s is not handled by a streetlight" % cmd["cmd"], None
-        self.agent.sched.wake("control", now_ms)
+        self.agent.sched.wake(_CONTROL, now_ms)
         return True, None, self.core.state()
 
     def peer_message(self, payload, now_ms):
@@ -150,7 +163,7 @@ class Pole:
         except Exception:  # a neighbour's garbage must not disturb this pole
             return
         self.core.peer_motion(now_ms, pos)
-        self.agent.sched.wake("control", now_ms)
+        self.agent.sched.wake(_CONTROL, now_ms)
 
     def ha_entities(self):
         return (("level", "sensor", "Dimming level", "state", "level", "%", None, False),

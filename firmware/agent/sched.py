@@ -39,6 +39,8 @@ class Scheduler:
         self.funcs = []
         self.now = now_ms
         self.woken = False
+        self.poked = False  # set from an interrupt handler: see poke()
+        self.poked_name = ""
 
     def add(self, name, period_ms, func, first_in_ms=0):
         """func(now_ms) runs every period_ms; it may instead return the delay until its next
@@ -75,6 +77,12 @@ class Scheduler:
             self.woken = False
             return 0
         return max(0, wait)
+
+    def poke(self, name):
+        """From an interrupt handler: ask the loop to run `name` as soon as it can. Only
+        assigns (no allocation, no list search), as an ISR must."""
+        self.poked_name = name
+        self.poked = True
 
     def wake(self, name, now_ms):
         """Make a task due now (an interrupt or a message arrived)."""

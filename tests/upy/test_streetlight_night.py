@@ -85,7 +85,7 @@ def test_a_winter_night_dusk_profile_boosts_and_dawn():
     # boost is invisible there; at 23:30 local (late): 60 -> 80 % for 30 s, then fade.
     t = utc_ms(22, 30)
     assert level_at(t - 1000) == 60
-    assert level_at(t + 2000) == 80  # ramped up within 500 ms
+    assert level_at(t + 800) == 80  # debounce 200 ms, then ramped up within 500 ms
     assert level_at(t + 25000) == 80  # held (late hold: 30 s)
     assert 60 < level_at(t + 40000) < 80  # fading over 20 s
     assert level_at(t + 60000) == 60  # back to the profile level
