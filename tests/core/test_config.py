@@ -1,6 +1,7 @@
 """The config schema: defaults filled in, every bad field named, never a crash."""
 
 import json
+import math
 import re
 
 import pytest
@@ -100,7 +101,7 @@ def _valid_value(spec):
     if kind == "int":
         return st.integers(lo, hi)
     if kind == "num":
-        return st.floats(lo, hi, allow_nan=False) | st.integers(int(lo), int(hi))
+        return st.floats(lo, hi, allow_nan=False) | st.integers(math.ceil(lo), math.floor(hi))
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-_." if kind in ("id", "str") else "0123abcdef"
     if kind == "hex":
         return st.sampled_from(["", "0f" * 32])
