@@ -167,7 +167,9 @@ class Dimmer:
         """Slot i's envelope share f in 0..1 at now; frees the slot once its fade is done."""
         past = ticks_diff(now, self._fade_at[i])
         fd = self.fade_ms
-        if past >= fd:  # fade done (with no fade: hold over)
+        if past > fd or (past == fd and fd > 0):
+            # fade done; with no fade the hold's last instant still counts as held, as the
+            # first instant of a fade does
             self._used[i] = False
             return 0
         el = ticks_diff(now, self._start[i])
