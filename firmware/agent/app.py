@@ -42,7 +42,6 @@ class Agent:
             self.sched.add("watchdog", loop["wdt_ms"] // 4, self._feed)
         self.sched.add("status_led", LED_PERIOD_MS, self._blink)
         self.sched.add("heartbeat", loop["heartbeat_s"] * 1000, self._heartbeat)
-        self.restart_at = None
         self.comms = None
         self.role_impl = None
         if self.cfg is not None:
@@ -107,7 +106,6 @@ class Agent:
             self.role_impl.peer_message(payload, now_ms)
 
     def restart_in(self, ms):
-        self.restart_at = time.ticks_add(time.ticks_ms(), ms)
         self.sched.add("restart", ms, self._restart, first_in_ms=ms)
 
     def _restart(self, now_ms):
