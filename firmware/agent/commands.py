@@ -20,6 +20,12 @@ COMMANDS = {
     "override": (("streetlight",), {"level_pct": ("num", REQUIRED, 0, 100, _ALL),
                                     "duration_s": ("int", 3600, 1, 86400, _ALL)}),
     "auto": (("streetlight",), {}),
+    # The technician's calibration: this distance (default: the last good reading) is the
+    # empty bin's bottom or the full bin's surface; saved to config.json, then a restart.
+    "calibrate": (("inlet",), {"what": (("empty", "full"), REQUIRED, None, None, _ALL),
+                               "distance_m": ("num", None, 0.02, 10, _ALL)}),
+    # After the cause of a suspected jam is cleared on site.
+    "clear_jam": (("inlet",), {}),
 }
 
 # Changing these moves the device off its own topics and broker ACL: provisioning only.

@@ -32,7 +32,9 @@ class Comms:
         dev, m = cfg["device"], cfg["mqtt"]
         self.device_id = dev["id"]
         self.role = dev["role"]
-        self.topics = Topics(m["prefix"], dev["site"], self.role, self.device_id, m["group"])
+        # An inlet's group is its pipe branch unless set otherwise: the station grants there.
+        group = m["group"] or cfg.get("inlet", {}).get("branch", "")
+        self.topics = Topics(m["prefix"], dev["site"], self.role, self.device_id, group)
         self.link = Link(cfg, agent.secrets, self.topics, now_ms, wlan=wlan, ca_data=ca_data,
                          on_up=self._on_up)
         self.enc = Encoder()
@@ -133,20 +135,24 @@ class Comms:
         if name == "get_config":
             return True, None, {"config": self.agent.cfg}  # never the secrets
         if name == "set":
-            path = self.agent.root + files.CONFIG_FILE
-            raw, _, _ = store.load_json(path)
-            new, errors = commands.check_set(raw, args["field"], args["value"])
-            if new is None:
-                return False, "; ".join(errors), None
-            store.save_json(path, new, config.load)
-            self.agent.restart_in(RESTART_GRACE_MS)  # the new config applies from a clean boot
-            return True, None, {"field": args["field"], "value": args["value"],
-                                "restart_in_ms": RESTART_GRACE_MS}
+            return self.set_config(args["field"], args["value"])
         if name == "reboot":
             delay = max(RESTART_GRACE_MS, args["delay_s"] * 1000)
             self.agent.restart_in(delay)
             return True, None, {"restart_in_ms": delay}
         return self.agent.role_command(cmd, now_ms)
+
+    def set_config(self, field, value):
+        """Change one config field (validated against the whole schema, saved atomically),
+        then restart so it applies from a clean boot. (ok, error, state) as an ack wants."""
+        path = self.agent.root + files.CONFIG_FILE
+        raw, _, _ = store.load_json(path)
+        new, errors = commands.check_set(raw, field, value)
+        if new is None:
+            return False, "; ".join(errors), None
+        store.save_json(path, new, config.load)
+        self.agent.restart_in(RESTART_GRACE_MS)
+        return True, None, {"field": field, "value": value, "restart_in_ms": RESTART_GRACE_MS}
 
     def _load_counter(self):
         try:

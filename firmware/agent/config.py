@@ -110,10 +110,53 @@ CONFIG = {
         "drift_max_min": ("int", 45, 5, 240, ("streetlight",)),
     },
     "inlet": {
+        # The pipe branch (its group topic): the vacuum station grants one valve at a time.
         "branch": ("id", REQUIRED, 1, 32, ("inlet",)),
+        # Fill levels (0..1): ask to be emptied from may_go when it suits (not in quiet hours,
+        # in the cheap-energy window if one is set), from must_go at once.
         "may_go": ("num", 0.6, 0.05, 1, ("inlet",)),
         "must_go": ("num", 0.85, 0.05, 1, ("inlet",)),
+        # Also ask (may-go) when the forecast reaches must_go within this many minutes.
+        "lead_min": ("int", 60, 0, 1440, ("inlet",)),
+        "priority": ("int", 50, 0, 100, ("inlet",)),
+        "quiet_from": ("hhmm", "22:00", None, None, ("inlet",)),
+        "quiet_to": ("hhmm", "07:00", None, None, ("inlet",)),
+        # Cheap-energy window for may-go emptying; equal times: no window.
+        "cheap_from": ("hhmm", "00:00", None, None, ("inlet",)),
+        "cheap_to": ("hhmm", "00:00", None, None, ("inlet",)),
+        "tz_offset_min": ("int", 60, -720, 840, ("inlet",)),
+        "dst": (("eu", "us", "none"), "eu", None, None, ("inlet",)),
+        # Discharge: the valve stays open open_s, never more than max_open_s; its closed
+        # limit switch must confirm within valve_travel_ms of the close command.
+        "open_s": ("num", 5, 1, 60, ("inlet",)),
         "max_open_s": ("num", 8, 1, 60, ("inlet",)),
+        "valve_travel_ms": ("int", 1500, 100, 10000, ("inlet",)),
+        # Vacuum ready: the station's message, the branch pressure switch input, or both.
+        "vacuum_check": (("message", "input", "both"), "message", None, None, ("inlet",)),
+        # After a discharge the level must fall below this, or it counts as failed; after
+        # `retries` failed discharges in a row the inlet raises a suspected-jam alarm.
+        "emptied_level": ("num", 0.25, 0.01, 0.9, ("inlet",)),
+        "retries": ("int", 2, 0, 10, ("inlet",)),
+        # Ranger geometry, metres from the sensor face: the bottom of the empty bin, the
+        # surface of a full one, and the sensor's blind zone (JSN-SR04T ~0.25, HC-SR04 0.02).
+        "empty_m": ("num", 1.2, 0.1, 10, ("inlet",)),
+        "full_m": ("num", 0.35, 0.02, 10, ("inlet",)),
+        "blind_m": ("num", 0.25, 0, 2, ("inlet",)),
+        "max_m": ("num", 4, 0.5, 10, ("inlet",)),
+        # A reading is the median of `pings` pings at least ping_gap_ms apart (closer pings
+        # hear the previous one's echoes); pings further than spread_m apart make it suspect.
+        "pings": ("int", 5, 1, 15, ("inlet",)),
+        "ping_gap_ms": ("int", 70, 30, 1000, ("inlet",)),
+        "spread_m": ("num", 0.05, 0.005, 1, ("inlet",)),
+        "sample_s": ("int", 60, 5, 3600, ("inlet",)),
+        # The empty distance is re-learnt after each discharge within this of the installed one.
+        "relearn_tol_m": ("num", 0.15, 0.01, 2, ("inlet",)),
+        # Air temperature for the speed of sound: from a sensor when fitted, else temp_c.
+        "temp_sensor": (("none", "ds18b20", "ntc"), "none", None, None, ("inlet",)),
+        "temp_c": ("num", 15, -40, 85, ("inlet",)),
+        "ntc_r25_ohm": ("num", 10000, 100, 1000000, ("inlet",)),
+        "ntc_beta": ("num", 3950, 1000, 10000, ("inlet",)),
+        "ntc_series_ohm": ("num", 10000, 100, 1000000, ("inlet",)),
     },
 }
 
@@ -326,6 +369,19 @@ def _cross_checks(cfg):
     if inlet and "may_go" in inlet and inlet["may_go"] >= inlet["must_go"]:
         errors.append("inlet.may_go: %r must be below inlet.must_go %r"
                       % (inlet["may_go"], inlet["must_go"]))
+    if inlet and "open_s" in inlet and inlet["open_s"] > inlet["max_open_s"]:
+        errors.append("inlet.open_s: %r must not exceed inlet.max_open_s %r"
+                      % (inlet["open_s"], inlet["max_open_s"]))
+    if inlet and "full_m" in inlet:
+        if inlet["full_m"] + 0.1 > inlet["empty_m"]:
+            errors.append("inlet.full_m: %r must be at least 0.1 m nearer the sensor than "
+                          "inlet.empty_m %r" % (inlet["full_m"], inlet["empty_m"]))
+        elif inlet["full_m"] < inlet["blind_m"]:
+            errors.append("inlet.full_m: %r is inside the sensor's blind zone "
+                          "(inlet.blind_m %r)" % (inlet["full_m"], inlet["blind_m"]))
+        if inlet["empty_m"] > inlet["max_m"]:
+            errors.append("inlet.empty_m: %r is beyond the sensor's range (inlet.max_m %r)"
+                          % (inlet["empty_m"], inlet["max_m"]))
     return errors
 
 

@@ -22,6 +22,21 @@ def test_minimal_config_gets_every_default():
     assert "inlet" not in cfg  # a streetlight carries no inlet settings
 
 
+def test_inlet_geometry_and_valve_times_are_cross_checked():
+    raw = {"device": {"id": "bin-1", "role": "inlet"}, "mqtt": {"host": "b"},
+           "inlet": {"branch": "north", "open_s": 9, "max_open_s": 8, "full_m": 0.1,
+                     "blind_m": 0.25, "empty_m": 5, "max_m": 4}}
+    with pytest.raises(ConfigError) as e:
+        config.load(raw)
+    assert e.value.errors == [
+        "inlet.open_s: 9 must not exceed inlet.max_open_s 8",
+        "inlet.full_m: 0.1 is inside the sensor's blind zone (inlet.blind_m 0.25)",
+        "inlet.empty_m: 5 is beyond the sensor's range (inlet.max_m 4)"]
+    raw["inlet"].update(open_s=5, full_m=1.0, empty_m=1.05)
+    with pytest.raises(ConfigError, match="full_m: 1.0 must be at least 0.1 m nearer"):
+        config.load(raw)
+
+
 def test_inlet_needs_its_branch():
     raw = {"device": {"id": "bin-1", "role": "inlet"}, "mqtt": {"host": "b"}}
     with pytest.raises(ConfigError) as e:
@@ -101,7 +116,10 @@ def _valid_value(spec):
     if kind == "int":
         return st.integers(lo, hi)
     if kind == "num":
-        return st.floats(lo, hi, allow_nan=False) | st.integers(math.ceil(lo), math.floor(hi))
+        floats = st.floats(lo, hi, allow_nan=False)
+        if math.ceil(lo) > math.floor(hi):
+            return floats  # no whole number in range (e.g. 0.01..0.9)
+        return floats | st.integers(math.ceil(lo), math.floor(hi))
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-_." if kind in ("id", "str") else "0123abcdef"
     if kind == "hex":
         return st.sampled_from(["", "0f" * 32])
@@ -129,6 +147,8 @@ def valid_configs(draw):
     else:
         inlet = raw["inlet"]
         inlet["may_go"], inlet["must_go"] = 0.5, 0.9
+        inlet["open_s"], inlet["max_open_s"] = 5, 8
+        inlet["blind_m"], inlet["full_m"], inlet["empty_m"], inlet["max_m"] = 0.2, 0.3, 1.2, 4
     return raw
 
 

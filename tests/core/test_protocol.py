@@ -4,6 +4,7 @@ properties over hostile and generated input for topics, envelopes, commands and 
 import hashlib
 import hmac
 import json
+import math
 import string
 import sys
 from pathlib import Path
@@ -144,7 +145,9 @@ def _valid_arg(spec):
     if kind == "int":
         return st.integers(lo, hi)
     if kind == "num":
-        return st.floats(lo, hi, allow_nan=False) | st.integers(lo, hi)
+        return st.floats(lo, hi, allow_nan=False) | st.integers(math.ceil(lo), math.floor(hi))
+    if isinstance(kind, tuple):
+        return st.sampled_from(kind)
     if kind == "scalar":
         return scalars
     if kind == "str":
