@@ -498,12 +498,15 @@ def time_pulse_us(pin, pulse_level, timeout_us=1_000_000):
     ended, within timeout_us each."""
     g = pin._g
     want = 1 if pulse_level else 0
-    if not _wait_level(g, want, timeout_us):
-        return -2
-    start = simclock.now_us()
-    if not _wait_level(g, 1 - want, timeout_us):
-        return -1
-    return simclock.now_us() - start
+    try:
+        if not _wait_level(g, want, timeout_us):
+            return -2
+        start = simclock.now_us()
+        if not _wait_level(g, 1 - want, timeout_us):
+            return -1
+        return simclock.now_us() - start
+    finally:
+        simclock.release_pace()
 
 
 # ---------------------------------------------------------------- WDT, resets, sleep

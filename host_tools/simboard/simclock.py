@@ -52,6 +52,7 @@ def reset():
     rtc_memory = b""  # machine.RTC().memory(): survives chip resets like the RTC slow memory
     _woke = False
     set_pace(0)
+    release_pace()
     for fn in _hooks:
         fn(True)
 
@@ -194,6 +195,28 @@ def set_pace(factor):
         _pace_virt0 = _now
 
 
+_held = 0.0  # the pace set aside by hold_pace(), 0 when not held
+
+
+def hold_pace():
+    """Stop pacing until release_pace(): for a span the chip times to the microsecond in one
+    busy-waiting C call (an ultrasonic echo), host slowness must not leak into virtual time."""
+    global _held
+    if _pace and not _held:
+        _held = _pace
+        set_pace(0)
+
+
+def release_pace():
+    """Pace again (from now: the host time spent while held does not pass on the board)."""
+    global _held
+    if _held and not _pace:
+        p, _held = _held, 0.0
+        set_pace(p)
+    else:
+        _held = 0.0
+
+
 def _catch_up():
     """Paced: real time spent outside sleeps (a blocking socket call, a slow computation)
     passes on the board too, so loop timings and the watchdog see it as they would."""
@@ -257,9 +280,9 @@ def advance_s(s):
 
 
 def run_until_us(t_us):
-    """Advance to world time t_us, running events due by then (no-op if in the past)."""
-    if t_us >= _now:
-        advance_us(t_us - _now)
+    """Advance to world time t_us, running events due by then. A time already past still
+    runs what is due: paced, the clock may have caught up beyond t_us meanwhile."""
+    advance_us(t_us - _now if t_us > _now else 0)
 
 
 def sleep_until_irq_us(us):

@@ -262,10 +262,97 @@ def i2c_addrs(scl, sda):
 
 def ultrasonic(trig, echo, distance_m=None, **kw):
     """Wire an HC-SR04-style ranger (see simdevices.Ultrasonic); returns it. Set its
-    .distance_m (metres, fn(t_s), or None for no echo) to move the target."""
+    .distance_m (metres, fn(t_s), or None for no echo) to move the target; keywords temp_c,
+    speed_m_s, noise_m, seed, blind_m, spikes, max_range_m, latency_us, no_echo_us."""
     import simdevices
 
     return simdevices.Ultrasonic(trig, echo, distance_m, **kw)
+
+
+# ---- 1-Wire: DS18B20 thermometers (the chip side is onewire.py and ds18x20.py) ----
+
+_onewire = []  # every Ds18b20 in the world
+
+
+class Ds18b20:
+    """World side of a DS18B20 on the 1-Wire bus of GPIO pin. temp_c: degrees C, fn(t_s), or
+    None while it does not answer (unplugged, broken wire). A conversion takes 750 ms (12
+    bits) and gives the temperature at its end, in 1/16 degree steps within -55..125; until
+    then reads return the previous result, and 85.0 (the power-on value) before the first.
+    A sensor found not answering when the bus is used has lost power: 85.0 again."""
+
+    CONVERT_US = 750_000
+    POWER_ON_C = 85.0
+
+    def __init__(self, pin, temp_c, rom):
+        self.pin = pin
+        self.temp_c = temp_c
+        self.rom = bytes(rom)
+        self.scratch_c = self.POWER_ON_C
+        self.conversions = 0  # conversions started, for tests
+        self._conv_us = None
+
+    def answering(self):
+        t = self.temp_c(simclock.now_s()) if callable(self.temp_c) else self.temp_c
+        if t is None:
+            self.scratch_c = self.POWER_ON_C
+            self._conv_us = None
+        return t is not None
+
+    def _settle(self, now):
+        t0 = self._conv_us
+        if t0 is None or now - t0 < self.CONVERT_US:
+            return
+        self._conv_us = None
+        t = self.temp_c
+        if callable(t):
+            t = t((t0 + self.CONVERT_US) / 1_000_000)
+        if t is None:  # it lost power during the conversion
+            self.scratch_c = self.POWER_ON_C
+            return
+        q = int(t * 16 + (0.5 if t >= 0 else -0.5))
+        self.scratch_c = (q if -880 <= q <= 2000 else (-880 if q < 0 else 2000)) / 16
+
+    def convert(self):
+        now = simclock.now_us()
+        self._settle(now)
+        self._conv_us = now
+        self.conversions += 1
+
+    def read(self):
+        self._settle(simclock.now_us())
+        return self.scratch_c
+
+
+def _crc8(data):
+    """Dallas/Maxim CRC-8 (x^8 + x^5 + x^4 + 1), as in a 1-Wire ROM's last byte."""
+    crc = 0
+    for b in data:
+        for _ in range(8):
+            mix = (crc ^ b) & 1
+            crc >>= 1
+            if mix:
+                crc ^= 0x8C
+            b >>= 1
+    return crc
+
+
+def ds18b20(pin, temp_c=20.0, rom=None):
+    """Put a DS18B20 on the 1-Wire bus of GPIO pin; returns it (set .temp_c to change the
+    temperature, None: it stops answering). rom: 8 bytes; default family 0x28, a serial
+    made from the pin and count, and its CRC."""
+    gpio(pin)
+    if rom is None:
+        body = bytes((0x28, pin, len(_onewire), 0x5E, 0x4B, 0x00, 0x00))
+        rom = body + bytes((_crc8(body),))
+    dev = Ds18b20(pin, temp_c, rom)
+    _onewire.append(dev)
+    return dev
+
+
+def onewire_devices(pin):
+    """The DS18B20s answering on the bus of GPIO pin now."""
+    return [d for d in _onewire if d.pin == pin and d.answering()]
 
 
 # ---- Wi-Fi access points (the station side lives in network.py) ----
@@ -339,6 +426,7 @@ def _on_reset(pristine):
         _gpios.clear()
         del _i2c[:]
         aps.clear()
+        del _onewire[:]
         radio_on = False
         recording = True
         unique_id = DEFAULT_UID
