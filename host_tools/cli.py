@@ -4,6 +4,7 @@
     street check DEVICE_DIR              validate a device's board.json, config.json, secrets.json
     street config schema                 every config field: kind, default, range, roles
     street broker init OUT_DIR ...       a broker's passwords, ACL, CA and TLS config
+    street station run --host H ...      the reference vacuum station coordinator
 """
 
 import argparse
@@ -63,6 +64,55 @@ def _schema() -> int:
     return 0
 
 
+def _station_parser(sub) -> None:
+    st = sub.add_parser("station", help="the reference vacuum station coordinator")
+    st.add_argument("action", choices=["run"])
+    st.add_argument("--host", required=True, help="broker host")
+    st.add_argument("--port", type=int, default=None, help="broker port (1883, 8883 with --ca)")
+    st.add_argument("--prefix", default="city", help="topic prefix (default city)")
+    st.add_argument("--site", default="main", help="site (default main)")
+    st.add_argument("--user", default=None, help="broker user (e.g. station)")
+    st.add_argument("--password-file", default=None, metavar="F",
+                    help="file holding the password (not on the command line: ps shows it)")
+    st.add_argument("--ca", default=None, metavar="F", help="CA certificate (PEM): use TLS")
+
+
+def _station_run(args) -> int:
+    # Imported here: paho and the station are not needed by the other subcommands.
+    import time
+
+    from host_tools.station.service import StationService, format_record
+
+    password = None
+    if args.password_file:
+        try:
+            password = Path(args.password_file).read_text().strip()
+        except OSError as e:
+            print(f"cannot read {args.password_file}: {e}")
+            return 1
+    port = args.port or (8883 if args.ca else 1883)
+
+    def show(kind, now_ms, data):
+        line = format_record(kind, now_ms, data)
+        if line:
+            print(time.strftime("%H:%M:%S"), line, flush=True)
+
+    try:
+        svc = StationService(args.host, port, args.prefix, args.site, user=args.user,
+                             password=password, ca=args.ca, on_record=show)
+    except ValueError as e:
+        print(f"error: {e}")
+        return 1
+    print(f"station {args.prefix}/{args.site} on {args.host}:{port}; Ctrl-C stops", flush=True)
+    try:
+        svc.run_forever()
+    except (OSError, RuntimeError) as e:
+        print(f"error: {e}")
+        return 1
+    print("station stopped", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="street", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -74,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("config", help="the config schema")
     s.add_argument("action", choices=["schema"])
     broker_cli.add_parser(sub)
+    _station_parser(sub)
     args = ap.parse_args(argv)
+    if args.cmd == "station":
+        return _station_run(args)
     if args.cmd == "broker":
         return broker_cli.run(args)
     if args.cmd == "board":

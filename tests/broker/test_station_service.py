@@ -1,0 +1,142 @@
+"""The vacuum station service against a real Mosquitto, with a paho client playing one inlet:
+it asks "must", is granted once the branch is at vacuum, answers opened/closed/done, and is
+not granted again on its stale retained state until it asks again. The station runs 50 times
+faster than real time so fan spin-up and plug transport take fractions of a second."""
+
+import json
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+
+from agent import message, vacuum
+from host_tools.broker import Broker
+from host_tools.station.coordinator import Coordinator
+from host_tools.station.service import StationService
+
+PACE = 50
+ROOT = "city/main/inlet/"
+PEER = ROOT + "group/b1/peer"
+
+
+class FakeInlet:
+    """Inlet "a" on branch b1: retained status and state, and a well-behaved valve."""
+
+    def __init__(self, port):
+        self.enc = message.Encoder()
+        self.heard = []  # (monotonic s, topic, message dict)
+        self.bad = []  # what the inlet could not read on its branch topic
+        self.lock = threading.Lock()
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="inlet-a")
+        self.c.will_set(ROOT + "a/status", b"offline", qos=1, retain=True)
+        self.c.on_message = self._on_message
+        self.subscribed = threading.Event()
+        self.c.on_subscribe = lambda *a: self.subscribed.set()
+        self.c.on_connect = lambda c, u, f, rc, p: c.subscribe(
+            [(PEER, 1), ("city/main/station/#", 1)])
+        self.c.connect("127.0.0.1", port, keepalive=10)
+        self.c.loop_start()
+        assert self.subscribed.wait(5)
+
+    def _send(self, channel, fields, retain=False):
+        payload = self.enc.encode(fields, int(time.time()), 0)
+        self.c.publish(ROOT + "a/" + channel, payload, qos=1, retain=retain)
+
+    def ask(self, request):
+        self._send("state", {"branch": "b1", "request": request, "priority": 50,
+                             "ttf_s": 0, "ttf_err_s": None, "fillingLevel": 0.9,
+                             "discharge": "idle"}, retain=True)
+
+    def _on_message(self, client, userdata, msg):
+        if msg.topic == PEER:
+            obj, err = vacuum.parse_station(msg.payload)
+            env, env_err = message.decode(msg.payload)  # stamped with the envelope
+            if obj is None or env is None:
+                self.bad.append((msg.payload, err or env_err))
+                return
+            obj = {k: v for k, v in obj.items() if k not in ("v", "seq", "ts", "up")}
+        elif msg.topic.endswith("/status"):
+            obj = {"status": msg.payload.decode()}
+        else:
+            obj = json.loads(msg.payload)
+        with self.lock:
+            self.heard.append((time.monotonic(), msg.topic, obj))
+        if msg.topic == PEER and obj["t"] == "grant" and obj["id"] == "a" and obj["vac"]:
+            for step in (vacuum.STEP_OPENED, vacuum.STEP_CLOSED, vacuum.STEP_DONE):
+                extra = {"emptied": True} if step == vacuum.STEP_DONE else {}
+                self._send("event", vacuum.discharge_event(obj["cycle"], step, **extra))
+
+    def grants(self):
+        with self.lock:
+            return [m for _, t, m in self.heard if t == PEER and m["t"] == "grant"]
+
+    def peer(self):
+        with self.lock:
+            return [m for _, t, m in self.heard if t == PEER]
+
+    def station_status(self):
+        with self.lock:
+            got = [m["status"] for _, t, m in self.heard if t == "city/main/station/status"]
+        return got[-1] if got else None
+
+    def station_alarm(self):
+        with self.lock:
+            got = [m for _, t, m in self.heard if t == "city/main/station/alarm"]
+        return (got[-1]["branch"], got[-1]["alarm"]) if got else None
+
+    def wait(self, pred, timeout_s):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if pred():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+def test_station_grants_once_per_request_over_a_real_broker():
+    t0 = time.monotonic()
+    clock = lambda: (time.monotonic() - t0) * PACE * 1000  # noqa: E731
+    coord = Coordinator(spinup_s=20, transport_s=20, rundown_s=10, first_cycle=7000)
+    with Broker() as broker:
+        inlet = FakeInlet(broker.port)
+        svc = StationService("127.0.0.1", broker.port, "city", "main", coordinator=coord,
+                             clock_ms=clock, poll_s=0.01)
+        try:
+            svc.start()
+            assert inlet.wait(lambda: inlet.station_status() == "online", 3)
+            inlet.c.publish(ROOT + "a/status", b"online", qos=1, retain=True)
+            inlet.ask("must")
+            assert inlet.wait(lambda: inlet.grants(), 3), svc.snapshot()
+            first = inlet.grants()[0]
+            assert first["cycle"] == 7000 and first["vac"] is True
+            # the branch heard that vacuum is ready before the grant
+            assert inlet.peer().index(vacuum.vacuum(True)) < inlet.peer().index(first)
+            # done, the run ends (transport 20 s + rundown 10 s = 0.6 s here) and its
+            # retained state, still "must", is not taken as a new request
+            assert inlet.wait(lambda: vacuum.vacuum(False) in inlet.peer(), 3)
+            time.sleep(1.0)  # 50 s more at the station's pace
+            assert len(inlet.grants()) == 1
+            assert coord.outstanding("b1") is None  # the done was matched to the grant
+            inlet.ask("must")  # it asks again
+            assert inlet.wait(lambda: len(inlet.grants()) == 2, 3), svc.snapshot()
+            second = inlet.grants()[1]
+            assert second["cycle"] > first["cycle"] and second["vac"] is True
+            assert inlet.wait(lambda: inlet.peer().count(vacuum.vacuum(False)) == 2, 3)
+            snap = svc.snapshot()
+            assert [g[2]["cycle"] for g in snap["grants"]] == [7000, 7001]
+            assert snap["alarms"] == [] and inlet.bad == []
+            assert [f[2] for f in snap["fans"]] == [True, False, True, False]
+            rep = svc.report()
+            assert rep["fan_starts"] == 2 and rep["valve_openings"] == 2
+            assert rep["kwh"] > 0
+            # the station's own pressure sensor: its alarm is retained under station/
+            svc.vacuum_lost("b1")
+            assert inlet.wait(lambda: inlet.station_alarm() == ("b1", "vacuum_lost"), 3)
+        finally:
+            svc.stop()
+        assert inlet.wait(lambda: inlet.station_status() == "offline", 3)
+        inlet.close()
