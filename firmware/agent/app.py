@@ -58,6 +58,10 @@ class Agent:
             from agent.pole import Pole
 
             return Pole(self, now_ms)
+        if self.role == "inlet":
+            from agent.chute import Chute
+
+            return Chute(self, now_ms)
         return None
 
     def _make_comms(self, now_ms):

@@ -17,6 +17,10 @@ tech.safe_mode(True)     next boot stops before the agent (REPL stays free); Fal
 tech.link()              the MQTT link of the agent stopped by Ctrl-C: state, last error
 tech.lamp(80)            streetlight: drive the lamp directly (agent stopped), to test it
 tech.override(80, 10)    streetlight: 80 % for 10 minutes, then automatic; resumes the agent
+tech.ranger()            inlet: one ranging burst now: distance, quality, fill level
+tech.calibrate('empty')  inlet: the bin is empty now: measure and save inlet.empty_m
+tech.calibrate('full')   inlet: waste at the full mark: measure and save inlet.full_m
+tech.inlet()             inlet: level, request, discharge phase, valve, status
 Ctrl-D soft-reboots and restarts the agent.""")
 
 
@@ -84,25 +88,89 @@ def link():
 def lamp(level_pct):
     """Set the lamp's output directly (the agent is stopped), e.g. to check the driver."""
     a = _agent()
-    if a is None or a.role_impl is None or not hasattr(a.role_impl, "pwm"):
+    pwm = getattr(a.role_impl, "pwm", None) if a is not None else None
+    if a is None or pwm is None:
         print("not a streetlight agent")
         return
     from agent import output
 
     light = a.cfg["light"]
-    a.role_impl.pwm.duty_u16(output.duty_u16(level_pct, light["curve"], light["invert_output"]))
+    pwm.duty_u16(output.duty_u16(level_pct, light["curve"], light["invert_output"]))
     print("lamp at %s %%; Ctrl-D restarts the agent" % level_pct)
 
 
 def override(level_pct, minutes):
     """Hold the lamp at level_pct for `minutes`, then automatic again; runs the agent."""
     a = _agent()
-    if a is None or a.role_impl is None or not hasattr(a.role_impl, "core"):
+    if a is None or a.role != "streetlight" or a.role_impl is None:
         print("not a streetlight agent")
         return
     import time
 
-    granted = a.role_impl.core.override(level_pct, int(minutes * 60), time.ticks_ms())
+    from agent.pole import Pole
+
+    pole = a.role_impl
+    if not isinstance(pole, Pole):
+        return
+    granted = pole.core.override(level_pct, int(minutes * 60), time.ticks_ms())
     print("override %s %% for %s s; the agent runs again (Ctrl-C to stop)" % (level_pct,
                                                                              granted))
     a.run()
+
+
+def _inlet():
+    a = _agent()
+    if a is None or a.role != "inlet" or a.role_impl is None:
+        print("not an inlet agent")
+        return None
+    from agent.chute import Chute
+
+    chute = a.role_impl
+    return chute if isinstance(chute, Chute) else None
+
+
+def ranger():
+    """One full ranging burst now (the agent is stopped): (distance m or None, quality)."""
+    chute = _inlet()
+    if chute is None:
+        return None
+    import time
+
+    r = chute.ranger
+    r.start()
+    reading = None
+    while reading is None:
+        now = time.ticks_ms()
+        temp = chute.thermo.read(now) if chute.thermo is not None else None
+        wait, reading = r.step(now, temp if temp is not None else chute.inlet_cfg["temp_c"])
+        if reading is None:
+            time.sleep_ms(max(1, wait))
+    d, q = reading[0], reading[1]
+    lv = chute.core.level_cal.filling(d) if d is not None else None
+    print("distance %s m, %s, %d of %d pings valid, fill %s" % (
+        "-" if d is None else "%.3f" % d, q, reading[2], chute.inlet_cfg["pings"],
+        "-" if lv is None else "%.0f %%" % (lv * 100)))
+    return d, q
+
+
+def calibrate(what):
+    """'empty' (bin just emptied) or 'full' (waste at the full mark): measure, then save
+    inlet.empty_m / inlet.full_m in config.json (validated; Ctrl-D to restart with it)."""
+    if what not in ("empty", "full"):
+        print("calibrate('empty') or calibrate('full')")
+        return
+    got = ranger()
+    if got is None:
+        return
+    d, q = got
+    if d is None:
+        print("no good reading (%s): check the sensor and the beam, then try again" % q)
+        return
+    set("inlet.%s_m" % what, round(d, 3))
+
+
+def inlet():
+    chute = _inlet()
+    if chute is not None:
+        for k, v in sorted(chute.state().items()):
+            print("%-13s %s" % (k, v))

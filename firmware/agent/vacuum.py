@@ -51,6 +51,11 @@ def _is_num(v):
     return type(v) is int or type(v) is float
 
 
+def _num_in(v, lo, hi):
+    return (isinstance(v, int) or isinstance(v, float)) and not isinstance(v, bool) and \
+        lo <= v <= hi
+
+
 def _cycle_ok(v):
     return _is_int(v) and 0 <= v <= CYCLE_MAX
 
@@ -70,7 +75,7 @@ def parse_station(payload):
         if not _cycle_ok(obj.get("cycle")):
             return None, "grant: cycle must be an integer 0..%d" % CYCLE_MAX
         ttl = obj.get("ttl_s")
-        if not _is_num(ttl) or not 0 < ttl <= TTL_MAX_S:
+        if not _num_in(ttl, 0, TTL_MAX_S) or ttl == 0:
             return None, "grant: ttl_s must be a number in (0, %d]" % TTL_MAX_S
         if type(obj.get("vac")) is not bool:
             return None, "grant: vac must be true or false"
@@ -97,7 +102,7 @@ def read_request(state):
     if not isinstance(state, dict):
         return None
     req, prio, ttf = state.get("request"), state.get("priority"), state.get("ttf_s")
-    if req not in REQUESTS or not _is_int(prio) or not 0 <= prio <= PRIORITY_MAX:
+    if req not in REQUESTS or not _is_int(prio) or not _num_in(prio, 0, PRIORITY_MAX):
         return None
     if ttf is not None and not _is_num(ttf):
         return None

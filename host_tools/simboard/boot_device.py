@@ -3,8 +3,11 @@
 # with the firmware, this folder and umqtt on MICROPYPATH (host_tools.upy sets that up).
 # Keys: pace=1.0 (virtual time follows real time), events_ms=N (a numbered test event every
 # N ms, as a role would send), ap=0 (no Wi-Fi access point), motion_ms=N (a walker passes the
-# motion sensor N ms after boot), lux=N (steady ambient light). At the end one line
-# "SUMMARY {json}" reports what the agent measured.
+# motion sensor N ms after boot), lux=N (steady ambient light); for an inlet, a bin
+# (host_tools/simboard/simbin.py) with bin_level=F, bin_scale=F (busier or quieter than the
+# day profile), bin_seed=N, bin_jammed=1; wall0=S real0=NS: the wall clock reads S (epoch s)
+# at host time NS (ns), so paced devices started at different moments share one scenario
+# clock. At the end one line "SUMMARY {json}" reports what the agent measured.
 import json
 import os
 import sys
@@ -21,8 +24,14 @@ for a in args[2:]:
     k, v = a.split("=", 1)
     opts[k] = v
 
-simclock.set_wall_time(utime.time())
-simclock.set_pace(float(opts.get("pace", "1.0")))
+pace = float(opts.get("pace", "1.0"))
+if "wall0" in opts:
+    elapsed_s = (utime.time_ns() - int(opts["real0"])) / 1e9
+    simclock.set_wall_time(float(opts["wall0"]) + elapsed_s / pace)
+else:
+    simclock.set_wall_time(utime.time())
+simclock.set_pace(pace)
+simworld.seed(int(opts.get("bin_seed", "1")))
 os.chdir(device_dir)
 with open("secrets.json") as f:
     wifi = json.load(f)["wifi"]
@@ -35,6 +44,21 @@ if pins.get("light_adc") is not None:
     simworld.set_adc_mv(pins["light_adc"], float(opts.get("lux", "0")) * 10)  # default cal.
 if "motion_ms" in opts and pins.get("motion") is not None:
     simworld.pulse_at_ms(int(opts["motion_ms"]), pins["motion"], 1500)
+
+bin_ = None
+if pins.get("us_trig") is not None and "bin_level" in opts:
+    import simbin
+
+    with open("board.json") as f:
+        low = json.load(f).get("active_low", [])
+    with open("config.json") as f:
+        inlet = json.load(f).get("inlet", {})
+    bin_ = simbin.Bin(pins, low, empty_m=inlet.get("empty_m", 1.2),
+                      full_m=inlet.get("full_m", 0.35), level=float(opts["bin_level"]),
+                      scale=float(opts.get("bin_scale", "1")),
+                      tz_offset_min=inlet.get("tz_offset_min", 60),
+                      jammed=opts.get("bin_jammed") == "1")
+    simworld.keep_history(False)  # a day of pings: the bin keeps its own record
 
 from agent import app  # noqa: E402
 
@@ -71,4 +95,5 @@ finally:
         "dropped": link.outbox.dropped if link else 0,
         "last_error": link.last_error if link else "",
         "acks": agent.comms.acks if agent.comms else 0,
+        "bin": bin_.summary() if bin_ is not None else None,
     }))

@@ -1,0 +1,208 @@
+# The waste inlet's decisions (pure): fill level from ranging, the forecast, when to ask the
+# vacuum station for emptying, and the discharge sequence (agent.discharge).
+#
+# Request policy, from the best estimate of the fill level now:
+#   must   at or above must_go: at once, day or night, in or out of the cheap window
+#   may    at or above may_go, or the forecast reaches must_go within lead_min; only outside
+#          quiet hours, and inside the cheap-energy window when one is set (unless must_go
+#          would be reached before the window opens). An hour (lead_min) before quiet hours
+#          begin, a bin that would reach must_go during them asks now, so the fans need not
+#          run at night.
+#   none   otherwise.
+# With no valid reading the level is extrapolated from the last good one along the forecast,
+# so a bin whose sensor dies while filling still asks in time; with no local time, every hour
+# counts as quiet (only must-go), because a fan run at night is worse than one run too few.
+# Every input arrives as an argument; nothing here reads a clock or a pin.
+from agent import civil, ranging
+from agent.config import minutes
+from agent.discharge import CHECKING, FAULT, IDLE, Discharge
+from agent.fill import Forecast, Level
+from agent.sched import ticks_diff
+from agent.vacuum import REQ_MAY, REQ_MUST, REQ_NONE, STEP_DONE
+
+# status values: "ok" as in the FIWARE WasteContainer model; the others are ours
+ST_OK, ST_SENSOR, ST_VALVE, ST_JAMMED = "ok", "sensorFault", "valveFault", "jammed"
+SENSOR_FAULT_AFTER = 3  # invalid readings in a row before the sensor counts as faulty
+
+
+def _in_window(m, start, end):
+    """Local minute m inside [start, end) of a daily window that may wrap midnight."""
+    if start == end:
+        return False
+    if start < end:
+        return start <= m < end
+    return m >= start or m < end
+
+
+def _minutes_until(m, target):
+    return (target - m) % 1440
+
+
+def policy(level, t_must_s, must_go, may_go, lead_s, local_minute, quiet, cheap):
+    """The request for a best-estimate fill level (None: unknown) and the forecast seconds to
+    must_go (None: unknown). quiet/cheap: (from, to) local minutes; local_minute None when
+    the time is unknown."""
+    if level is None:
+        return REQ_NONE
+    if level >= must_go:
+        return REQ_MUST
+    m = local_minute
+    if m is None or _in_window(m, quiet[0], quiet[1]):
+        return REQ_NONE
+    horizon = lead_s
+    if _minutes_until(m, quiet[0]) * 60 <= lead_s and quiet[0] != quiet[1]:
+        horizon = _minutes_until(m, quiet[1]) * 60  # through the coming quiet hours
+    soon = t_must_s is not None and t_must_s <= horizon
+    if cheap[0] != cheap[1] and not _in_window(m, cheap[0], cheap[1]):
+        # outside the cheap window: only if must_go would come before the window opens
+        early = t_must_s is not None and t_must_s <= _minutes_until(m, cheap[0]) * 60
+        return REQ_MAY if early and (level >= may_go or soon) else REQ_NONE
+    return REQ_MAY if level >= may_go or soon else REQ_NONE
+
+
+class Inlet:
+    def __init__(self, inlet, now_ms):
+        self.cfg = inlet
+        self.level_cal = Level(inlet["empty_m"], inlet["full_m"], inlet["relearn_tol_m"],
+                               inlet["blind_m"])
+        # Stale after 5 missed readings (at least 30 min): a dead sensor ends the forecast.
+        stale_ms = inlet["sample_s"] * 5000
+        self.forecast = Forecast(stale_ms=stale_ms if stale_ms > 1800000 else 1800000)
+        self.discharge = Discharge(inlet["open_s"], inlet["max_open_s"],
+                                   inlet["valve_travel_ms"], inlet["vacuum_check"],
+                                   inlet["emptied_level"], now_ms)
+        self.quiet = (minutes(inlet["quiet_from"]), minutes(inlet["quiet_to"]))
+        self.cheap = (minutes(inlet["cheap_from"]), minutes(inlet["cheap_to"]))
+        self.lead_s = inlet["lead_min"] * 60
+        # what the last reading / step decided (for state, telemetry and tests)
+        self.distance_m = None
+        self.quality = None  # ranging quality of the last reading
+        self.bad_in_row = 0
+        self.level = None  # fill level of the last valid readings (median, not clamped)
+        self.level_ms = now_ms
+        self.estimate = None  # best estimate now (extrapolated while readings are invalid)
+        self.temp_c = None
+        self.request = REQ_NONE
+        self.failed = 0  # discharges in a row after which the level did not drop
+        self.jammed = False
+        self.fresh = None  # a valid level read since the last step (for the level check)
+        self.local_minute = None
+        self.events = []  # (name, fields) for the shell to publish; drained by the shell
+
+    # ---- inputs ----
+
+    def reading(self, now_ms, distance_m, quality, temp_c):
+        """One ranging result (agent.ranging: distance or None, and its quality)."""
+        self.temp_c = temp_c
+        self.distance_m = distance_m
+        if quality != self.quality:
+            self.events.append(("ranger", {"quality": quality}))
+            self.quality = quality
+        if distance_m is None or quality != ranging.OK:
+            self.bad_in_row += 1
+            self.forecast.add(now_ms, None)
+            return
+        self.bad_in_row = 0
+        lv = self.level_cal.level(distance_m)
+        if self.discharge.phase == CHECKING:
+            self.fresh = lv  # the level check after a discharge takes this one reading
+            return
+        # The forecast's running median: a hand or a falling bag in the beam for one or
+        # two readings does not move the level (a bag that stays does, on the third).
+        robust = self.forecast.add(now_ms, lv)
+        self.level = robust if robust is not None else lv
+        self.level_ms = now_ms
+
+    def grant(self, cycle, ttl_s, vac, now_ms):
+        return self.discharge.grant(cycle, ttl_s, vac, now_ms, self.request != REQ_NONE,
+                                    self.estimate)
+
+    # ---- one control step ----
+
+    def step(self, now_ms, utc_s, closed, vacuum_input, link_up):
+        """Returns the longest wait (ms) before the next step is needed."""
+        cfg = self.cfg
+        if utc_s is not None:
+            self.local_minute = civil.local_minute(utc_s, cfg["tz_offset_min"], cfg["dst"])
+        else:
+            self.local_minute = None
+        self.estimate = self._estimate(now_ms)
+        d = self.discharge
+        fresh, self.fresh = self.fresh, None
+        wait = d.step(now_ms, closed, vacuum_input, link_up, fresh)
+        self._after_discharge(now_ms)
+        t_must = self.forecast.time_to(cfg["must_go"]) if self.estimate is not None else None
+        req = policy(self.estimate, t_must, cfg["must_go"], cfg["may_go"], self.lead_s,
+                     self.local_minute, self.quiet, self.cheap)
+        self.request = req
+        return wait
+
+    def _estimate(self, now_ms):
+        if self.level is None:
+            return None
+        if self.bad_in_row == 0:
+            return self.level
+        rate = self.forecast.rate_per_h
+        if rate is None or rate <= 0:
+            return self.level
+        return self.level + rate * ticks_diff(now_ms, self.level_ms) / 3600000
+
+    def _after_discharge(self, now_ms):
+        """Turn the discharge's events into our bookkeeping (and pass them on)."""
+        d = self.discharge
+        while d.events:
+            name, fields = d.events.pop(0)
+            self.events.append((name, fields))
+            if name != "discharge" or fields.get("step") != STEP_DONE:
+                continue
+            emptied = fields.get("emptied")
+            if emptied:
+                self.failed = 0
+                if self.jammed:
+                    self.jammed = False
+                    self.events.append(("jam", {"suspected": False}))
+                self.forecast.reset()
+                if self.distance_m is not None:
+                    self.level_cal.relearn_empty(self.distance_m)
+                    self.level = self.level_cal.level(self.distance_m)
+                    self.level_ms = now_ms
+                    self.forecast.add(now_ms, self.level)
+            elif emptied is False:
+                self.failed += 1
+                if self.failed > self.cfg["retries"] and not self.jammed:
+                    self.jammed = True
+                    self.events.append(("jam", {"suspected": True, "failed": self.failed}))
+
+    # ---- reporting ----
+
+    def status(self):
+        if self.discharge.phase == FAULT:
+            return ST_VALVE
+        if self.jammed:
+            return ST_JAMMED
+        if self.bad_in_row >= SENSOR_FAULT_AFTER:
+            return ST_SENSOR
+        return ST_OK
+
+    def filling(self):
+        e = self.estimate
+        if e is None:
+            return None
+        return 0.0 if e < 0 else (1.0 if e > 1 else e)
+
+    def state(self):
+        f = self.forecast
+        lv = self.filling()
+        ttf = f.time_to(1.0) if self.estimate is not None else None
+        return {"branch": self.cfg["branch"],
+                "fillingLevel": None if lv is None else round(lv, 3),
+                "request": self.request, "priority": self.cfg["priority"],
+                "ttf_s": None if ttf is None else int(ttf),
+                "ttf_err_s": None if ttf is None or f.ttf_err_s is None else int(f.ttf_err_s),
+                "status": self.status(), "discharge": self.discharge.phase,
+                "valve": self.discharge.valve,
+                "temperature": None if self.temp_c is None else round(self.temp_c, 1),
+                "ranger": self.quality}
+
+    def idle(self):
+        return self.discharge.phase == IDLE

@@ -1,0 +1,132 @@
+"""The inlet's request policy and its fill-level bookkeeping (agent.inlet), pure: scripted
+cases for quiet hours, the cheap-energy window and the forecast lead, and hypothesis over
+random fill traces with sensor faults, spikes and lost clocks."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent import config, ranging
+from agent.inlet import Inlet, policy
+from agent.sched import ticks_add
+from agent.vacuum import REQ_MAY, REQ_MUST, REQ_NONE
+
+MUST, MAY = 0.85, 0.6
+QUIET = (22 * 60, 7 * 60)
+NO_WINDOW = (0, 0)
+HOUR = 3600
+T0 = (1 << 30) - 600000  # ticks just below the wrap
+UTC0 = 1768435200  # 2026-01-15 00:00 UTC (local = UTC + 1 h in January)
+
+
+def hhmm(h, m=0):
+    return h * 60 + m
+
+
+def test_must_go_asks_at_any_hour_known_or_not():
+    for minute in (None, hhmm(3), hhmm(12), hhmm(23, 59)):
+        for cheap in (NO_WINDOW, (hhmm(1), hhmm(5))):
+            assert policy(0.86, None, MUST, MAY, HOUR, minute, QUIET, cheap) == REQ_MUST
+
+
+def test_may_go_waits_for_the_day_and_a_known_clock():
+    assert policy(0.7, None, MUST, MAY, HOUR, hhmm(12), QUIET, NO_WINDOW) == REQ_MAY
+    assert policy(0.7, None, MUST, MAY, HOUR, hhmm(23), QUIET, NO_WINDOW) == REQ_NONE
+    assert policy(0.7, None, MUST, MAY, HOUR, hhmm(6, 59), QUIET, NO_WINDOW) == REQ_NONE
+    assert policy(0.7, None, MUST, MAY, HOUR, None, QUIET, NO_WINDOW) == REQ_NONE
+    assert policy(0.5, None, MUST, MAY, HOUR, hhmm(12), QUIET, NO_WINDOW) == REQ_NONE
+    assert policy(None, 10, MUST, MAY, HOUR, hhmm(12), QUIET, NO_WINDOW) == REQ_NONE
+
+
+def test_a_fast_filling_bin_asks_ahead_and_before_the_night():
+    # below may_go, but must_go within the lead time
+    assert policy(0.4, 50 * 60, MUST, MAY, HOUR, hhmm(12), QUIET, NO_WINDOW) == REQ_MAY
+    assert policy(0.4, 70 * 60, MUST, MAY, HOUR, hhmm(12), QUIET, NO_WINDOW) == REQ_NONE
+    # at 21:30 quiet hours are near: a bin that would reach must_go before 07:00 asks now
+    assert policy(0.4, 8 * HOUR, MUST, MAY, HOUR, hhmm(21, 30), QUIET, NO_WINDOW) == REQ_MAY
+    assert policy(0.4, 10 * HOUR, MUST, MAY, HOUR, hhmm(21, 30), QUIET, NO_WINDOW) == REQ_NONE
+
+
+def test_the_cheap_window_holds_may_go_unless_must_go_comes_first():
+    cheap = (hhmm(13), hhmm(16))
+    assert policy(0.7, None, MUST, MAY, HOUR, hhmm(14), QUIET, cheap) == REQ_MAY
+    assert policy(0.7, None, MUST, MAY, HOUR, hhmm(10), QUIET, cheap) == REQ_NONE
+    assert policy(0.7, 2 * HOUR, MUST, MAY, HOUR, hhmm(10), QUIET, cheap) == REQ_MAY
+    assert policy(0.7, 4 * HOUR, MUST, MAY, HOUR, hhmm(10), QUIET, cheap) == REQ_NONE
+
+
+def cfg(**over):
+    raw = {"device": {"id": "bin-1", "role": "inlet"}, "mqtt": {"host": "b"},
+           "inlet": dict({"branch": "north"}, **over)}
+    return config.load(raw)["inlet"]
+
+
+def distance(inlet, level):
+    return inlet["empty_m"] - level * (inlet["empty_m"] - inlet["full_m"])
+
+
+def test_readings_make_a_level_a_forecast_and_a_state():
+    c = cfg()
+    core = Inlet(c, T0)
+    now = T0
+    for i in range(80):  # 0.30 -> 0.695 over 80 minutes
+        core.reading(now, distance(c, 0.3 + i * 0.005), ranging.OK, 12.0)
+        core.step(now, UTC0 + 10 * HOUR + i * 60, True, False, True)
+        now = ticks_add(now, 60000)
+    st_ = core.state()
+    assert abs(st_["fillingLevel"] - 0.695) < 0.02
+    assert st_["request"] == REQ_MAY and st_["status"] == "ok" and st_["temperature"] == 12.0
+    assert abs(core.forecast.rate_per_h - 0.3) < 0.03  # 0.005 a minute
+    assert abs(st_["ttf_s"] - 0.305 / 0.3 * HOUR) < 600
+    # the sensor dies: invalid readings are reported as such, the level is extrapolated
+    for i in range(5):
+        core.reading(now, None, ranging.NO_ECHO, 12.0)
+        core.step(now, UTC0 + 12 * HOUR + i * 60, True, False, True)
+        now = ticks_add(now, 60000)
+    assert core.quality == ranging.NO_ECHO and core.state()["status"] == "sensorFault"
+    assert core.estimate > 0.695
+    assert ("ranger", {"quality": "no_echo"}) in core.events
+
+
+def test_a_hand_over_the_sensor_does_not_make_a_must_go():
+    c = cfg()
+    core = Inlet(c, T0)
+    now = T0
+    for i in range(10):
+        lv = 0.97 if i == 6 else 0.4
+        core.reading(now, distance(c, lv), ranging.OK, None)
+        core.step(now, UTC0 + 12 * HOUR, True, False, True)
+        assert core.request != REQ_MUST, i
+        now = ticks_add(now, 60000)
+
+
+@settings(max_examples=150)
+@given(st.floats(0.02, 0.5), st.lists(st.sampled_from(["ok", "ok", "ok", "bad", "spike"]),
+                                      min_size=30, max_size=120),
+       st.integers(0, 23), st.booleans(), st.floats(0, 0.005))
+def test_a_bin_above_must_go_always_asks(rate_per_h, faults, start_hour, clock, noise):
+    """Whatever the hour, clock, noise, spikes and dead readings: once the bin has been above
+    must_go for three good readings (the spike filter's confirmation), it asks must-go, and
+    keeps asking even if the sensor then dies."""
+    c = cfg(sample_s=600)
+    core = Inlet(c, T0)
+    now, true = T0, 0.5
+    good_above = 0
+    sign = 1
+    for i, f in enumerate(faults):
+        true += rate_per_h / 6  # ten minutes a reading
+        utc = UTC0 + start_hour * HOUR + i * 600 if clock else None
+        if f == "bad":
+            core.reading(now, None, ranging.NO_ECHO, None)
+        elif f == "spike":
+            core.reading(now, distance(c, 0.99), ranging.OK, None)
+        else:
+            sign = -sign
+            lv = true + sign * noise
+            core.reading(now, distance(c, lv), ranging.OK, None)
+            good_above = good_above + 1 if lv >= MUST + 0.001 else 0
+        core.step(now, utc, True, False, True)
+        if good_above >= 3:
+            assert core.request == REQ_MUST, (i, core.level, core.estimate)
+        if core.request == REQ_MUST:
+            good_above = max(good_above, 3)  # from now on it must keep asking
+        now = ticks_add(now, 600000)
