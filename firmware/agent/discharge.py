@@ -41,6 +41,7 @@ class Discharge:
         self.level_before = None
         self.emptied = None  # result of the last completed discharge (None: unknown)
         self.completed = 0  # discharges that reached "done"
+        self.stops = {}  # why the valve closed ("done": its time was up) -> count, for diag
         self.events = []  # (name, fields) for the shell to publish
 
     # ---- station messages ----
@@ -133,6 +134,7 @@ class Discharge:
                 return self._open_wait(now_ms)
             self.valve = False
             self.why = None if why == "done" else why
+            self.stops[why] = self.stops.get(why, 0) + 1
             self._enter(CLOSING, now_ms)
             return POLL_MS
         if phase == CLOSING:

@@ -399,6 +399,20 @@ class Forecast:
         secs = _secs(t)
         return secs, (TTF_CAP_S if secs == TTF_CAP_S else _secs(err))
 
+    def level_at(self, now_ms):
+        """The robust level carried along the fill rate to now_ms (a running median lags a
+        filling bin by two readings), or None while unknown or stale."""
+        lv = self.level
+        if lv is None:
+            return None
+        age_ms = self._clock - self._level_t
+        if self._last_ms is not None:
+            age_ms += ticks_diff(now_ms, self._last_ms)
+        rate = self.rate_per_h
+        if rate is None or age_ms <= 0:
+            return lv
+        return lv + rate * age_ms / _H_MS
+
     def time_to(self, target, level_now=None):
         """Seconds until the level reaches target (see estimate), None when unknown; its
         uncertainty is left in ttf_err_s."""

@@ -79,8 +79,10 @@ class Inlet:
         self.quality = None  # ranging quality of the last reading
         self.bad_in_row = 0
         self.level = None  # fill level of the last valid readings (median, not clamped)
-        self.level_ms = now_ms
         self.estimate = None  # best estimate now (extrapolated while readings are invalid)
+        self.last_est = None  # the last estimate the forecast gave, when, and the last rate
+        self.last_est_ms = now_ms
+        self.last_rate = 0.0
         self.temp_c = None
         self.request = REQ_NONE
         self.failed = 0  # discharges in a row after which the level did not drop
@@ -111,7 +113,6 @@ class Inlet:
         # two readings does not move the level (a bag that stays does, on the third).
         robust = self.forecast.add(now_ms, lv)
         self.level = robust if robust is not None else lv
-        self.level_ms = now_ms
 
     def grant(self, cycle, ttl_s, vac, now_ms):
         return self.discharge.grant(cycle, ttl_s, vac, now_ms, self.request != REQ_NONE,
@@ -138,14 +139,20 @@ class Inlet:
         return wait
 
     def _estimate(self, now_ms):
-        if self.level is None:
-            return None
-        if self.bad_in_row == 0:
+        """The fill level now: the spike-proof median carried along the fill rate (also
+        across invalid readings). With the sensor dead beyond the forecast's staleness, the
+        last estimate goes on growing at the last known rate: a timetable, the inlet's
+        fallback as the sun clock is the streetlight's."""
+        lv = self.forecast.level_at(now_ms)
+        if lv is not None:
+            self.last_est, self.last_est_ms = lv, now_ms
+            rate = self.forecast.rate_per_h
+            if rate is not None:
+                self.last_rate = rate
+            return lv
+        if self.last_est is None:
             return self.level
-        rate = self.forecast.rate_per_h
-        if rate is None or rate <= 0:
-            return self.level
-        return self.level + rate * ticks_diff(now_ms, self.level_ms) / 3600000
+        return self.last_est + self.last_rate * ticks_diff(now_ms, self.last_est_ms) / 3600000
 
     def _after_discharge(self, now_ms):
         """Turn the discharge's events into our bookkeeping (and pass them on)."""
@@ -165,8 +172,11 @@ class Inlet:
                 if self.distance_m is not None:
                     self.level_cal.relearn_empty(self.distance_m)
                     self.level = self.level_cal.level(self.distance_m)
-                    self.level_ms = now_ms
                     self.forecast.add(now_ms, self.level)
+            elif emptied is None and self.last_est is not None:
+                # No reading to check with: assume the discharge worked, so a dead sensor
+                # does not call the fans again and again; the timetable starts from empty.
+                self.last_est, self.last_est_ms = 0.0, now_ms
             elif emptied is False:
                 self.failed += 1
                 if self.failed > self.cfg["retries"] and not self.jammed:

@@ -2,9 +2,10 @@
 
     python -m host_tools.bench
 
-streetlight-day: a streetlight agent (its role, link and comms loaded) lives 24 virtual hours
-on the simulated board under the MicroPython unix port: wall time, loop passes, and the heap the
-agent's code (as .mpy) and objects take.
+streetlight-day / inlet-day: a streetlight agent, then an inlet agent over a filling bin (its
+role, link and comms loaded), lives 24 virtual hours on the simulated board under the
+MicroPython unix port: wall time, loop passes, and the heap the agent's code (as .mpy) and
+objects take.
 
 About the heap: an ESP32 without PSRAM has about 112 KB of GC heap (MicroPython PR #13219).
 This host port is 64-bit, so every pointer-sized slot (dict entries, list items, code
@@ -26,10 +27,12 @@ ESP32_HEAP_KB = 112  # GC heap of an ESP32 without PSRAM (MicroPython PR #13219)
 HOST_HEAP = "1M"  # room to measure; compare the result with the chip's heap, see above
 
 
-def device_folder(d: Path) -> None:
+def device_folder(d: Path, role: str) -> None:
     shutil.copy(ROOT / "boards" / "esp32-devkitc.json", d / "board.json")
-    (d / "config.json").write_text(json.dumps(
-        {"device": {"id": "bench-1", "role": "streetlight"}, "mqtt": {"host": "127.0.0.1"}}))
+    cfg = {"device": {"id": "bench-1", "role": role}, "mqtt": {"host": "127.0.0.1"}}
+    if role == "inlet":
+        cfg["inlet"] = {"branch": "north"}
+    (d / "config.json").write_text(json.dumps(cfg))
     (d / "secrets.json").write_text(json.dumps({"wifi": {"ssid": "street"}}))
 
 
@@ -45,18 +48,18 @@ def precompiled_env(tmp: Path) -> dict:
     return env
 
 
-def streetlight_day() -> dict:
+def agent_day(role: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         dev = Path(tmp) / "device"
         dev.mkdir()
-        device_folder(dev)
+        device_folder(dev, role)
         out = subprocess.run(
             [micropython_exe(), "-X", f"heapsize={HOST_HEAP}",
-             str(Path(__file__).parent / "day_upy.py"), str(dev), "24"],
+             str(Path(__file__).parent / "day_upy.py"), str(dev), "24", role],
             env=precompiled_env(Path(tmp)), capture_output=True, text=True, timeout=600,
         )
     if out.returncode != 0:
-        raise SystemExit(f"streetlight-day failed:\n{out.stdout}{out.stderr}")
+        raise SystemExit(f"{role}-day failed:\n{out.stdout}{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -78,12 +81,13 @@ def main() -> int:
     b = link_burst()
     print(f"link-burst: {b['events_made']} events made in 6 s, {b['queued']} still queued, "
           f"{b['dropped']} dropped; worst loop pass {b['loop_us_max'] / 1000:.1f} ms")
-    r = streetlight_day()
-    print(f"streetlight-day: 24 virtual hours in {r['wall_s']:.2f} s wall "
-          f"({r['virtual_s_per_wall_s']}x real time), {r['ticks']} loop passes")
-    print(f"streetlight-day heap on this 64-bit host: agent code {r['heap_code_bytes']} B, "
-          f"with its objects {r['heap_agent_bytes']} B; on the 32-bit chip between half that "
-          f"and that, of its ~{ESP32_HEAP_KB} KB")
+    for role in ("streetlight", "inlet"):
+        r = agent_day(role)
+        print(f"{role}-day: 24 virtual hours in {r['wall_s']:.2f} s wall "
+              f"({r['virtual_s_per_wall_s']}x real time), {r['ticks']} loop passes")
+        print(f"{role}-day heap on this 64-bit host: agent code {r['heap_code_bytes']} B, "
+              f"with its objects {r['heap_agent_bytes']} B; on the 32-bit chip between half "
+              f"that and that, of its ~{ESP32_HEAP_KB} KB")
     return 0
 
 

@@ -13,6 +13,12 @@ import utime  # the real clock (time is the virtual one here)
 device_dir, run_h = sys.argv[1], float(sys.argv[2])
 os.chdir(device_dir)
 simworld.keep_history(False)  # measure the agent, not the simulator's logs
+if len(sys.argv) > 3 and sys.argv[3] == "inlet":  # a bin filling over the day
+    import simbin
+
+    with open("board.json") as f:
+        board = json.load(f)
+    simbin.Bin(board["pins"], board["active_low"], level=0.3)
 gc.collect()
 base = gc.mem_alloc()
 from agent import app  # noqa: E402

@@ -96,4 +96,5 @@ finally:
         "last_error": link.last_error if link else "",
         "acks": agent.comms.acks if agent.comms else 0,
         "bin": bin_.summary() if bin_ is not None else None,
+        "valve_stops": agent.role_impl.core.discharge.stops if bin_ is not None else None,
     }))

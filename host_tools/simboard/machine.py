@@ -81,6 +81,7 @@ class Pin:
     def value(self, x=_UNSET):
         g = self._g
         if x is _UNSET:
+            simclock.sync()
             return g.level
         g.out = 1 if x else 0
         g.update()

@@ -217,6 +217,17 @@ def release_pace():
         _held = 0.0
 
 
+_depth = 0  # _run_until calls in progress (world callbacks may read pins)
+
+
+def sync():
+    """Paced: run the world's events that a catch-up has overtaken, so a pin read sees the
+    world as it is now (a valve's limit switch that moved while the host was busy). Never
+    from inside a world callback."""
+    if _pace and not _depth and now_us() >= _due:
+        _run_until(_now, False)
+
+
 def _catch_up():
     """Paced: real time spent outside sleeps (a blocking socket call, a slow computation)
     passes on the board too, so loop timings and the watchdog see it as they would."""
@@ -235,6 +246,15 @@ def _wait_real(t):
 # ---- advancing the clock ----
 
 def _run_until(target, stop_on_irq):
+    global _depth
+    _depth += 1
+    try:
+        _run_events(target, stop_on_irq)
+    finally:
+        _depth -= 1
+
+
+def _run_events(target, stop_on_irq):
     global _now, _woke
     _woke = False
     while _due <= target:

@@ -75,12 +75,19 @@ def test_a_day_of_deposits_every_inlet_emptied_before_overflow(tmp_path):
         # An opening cut short (on this loaded host a link may flap at 600x, and the valve
         # then closes at once) does not empty the bin: the inlet checks, asks again and
         # empties it later; it never reaches the suspected-jam alarm.
-        assert b["discharges"] >= len(b["opens"]) - 2, (dev, b)
+        assert b["discharges"] >= len(b["opens"]) - 2, (dev, b, summary["valve_stops"])
         assert summary["state"]["status"] == "ok", (dev, summary["state"])
         opens_by_branch.setdefault(branch, []).extend(b["opens"])
     for branch, spans in opens_by_branch.items():
         assert not overlaps(spans), (branch, overlaps(spans))  # one valve at a time per branch
-    assert not [a for a in station.alarms if a[3] in ("no_confirm", "jam")], list(station.alarms)
+    # A grant that never got an answer is only acceptable from an inlet whose broker session
+    # was lost meanwhile (the grant went with it: grants are not queued for the offline).
+    # At 600x a host hiccup of a few ms can cost a session; the station's timeout, revoke and
+    # guard handle it, and the inlet asks again.
+    relinked = {dev for dev, (_, s, _) in results.items() if s["reconnects"] > 0}
+    unexplained = [a for a in station.alarms
+                   if a[3] == "jam" or (a[3] == "no_confirm" and a[2] not in relinked)]
+    assert not unexplained, (unexplained, {d: r[1]["reconnects"] for d, r in results.items()})
     total_opens = sum(len(s) for s in opens_by_branch.values())
     assert report["valve_openings"] == total_opens
     # batching: fewer fan runs than discharges on the branch with three inlets

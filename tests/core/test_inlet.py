@@ -130,3 +130,71 @@ def test_a_bin_above_must_go_always_asks(rate_per_h, faults, start_hour, clock, 
         if core.request == REQ_MUST:
             good_above = max(good_above, 3)  # from now on it must keep asking
         now = ticks_add(now, 600000)
+
+
+def discharge_once(core, c, now, cycle, level_after, utc):
+    """Grant, open, close, then the level check reads level_after; returns the new now."""
+    assert core.grant(cycle, 30, True, now)
+    closed = True
+    for _ in range(200):  # 100 ms steps: the valve's switch follows the command at once
+        core.step(now, utc, closed, False, True)
+        closed = not core.discharge.valve
+        if core.discharge.phase == "checking":
+            core.reading(now, distance(c, level_after), ranging.OK, None)
+        if core.discharge.phase == "idle":
+            return now
+        now = ticks_add(now, 100)
+    raise AssertionError("the discharge did not finish")
+
+
+def test_a_level_that_does_not_drop_is_retried_then_a_suspected_jam():
+    c = cfg(retries=2)
+    core = Inlet(c, T0)
+    now = T0
+    for _ in range(3):
+        core.reading(now, distance(c, 0.9), ranging.OK, None)
+        now = ticks_add(now, 60000)
+    core.step(now, None, True, False, True)
+    assert core.request == REQ_MUST
+    for cycle in (1, 2, 3):
+        now = discharge_once(core, c, now, cycle, 0.9, None)
+        assert core.failed == cycle and core.request == REQ_MUST  # still asking
+        assert core.jammed == (cycle == 3), cycle
+    assert ("jam", {"suspected": True, "failed": 3}) in core.events
+    assert core.state()["status"] == "jammed"
+    # the cause is cleared: the next discharge empties it, the alarm ends, empty re-learnt
+    now = discharge_once(core, c, now, 4, 0.02, None)
+    assert not core.jammed and core.failed == 0 and core.state()["status"] == "ok"
+    assert ("jam", {"suspected": False}) in core.events
+    done = [f for n, f in core.events if n == "discharge" and f["step"] == "done"]
+    assert [f["emptied"] for f in done] == [False, False, False, True]
+    core.reading(now, distance(c, 0.02), ranging.OK, None)
+    core.step(now, None, True, False, True)
+    assert core.request == REQ_NONE and core.level < 0.05
+
+
+def test_a_dead_sensor_falls_back_to_a_timetable():
+    c = cfg()
+    core = Inlet(c, T0)
+    now = T0
+    for i in range(80):  # 0.2 -> 0.6 at 0.3 an hour, then the sensor dies
+        core.reading(now, distance(c, 0.2 + i * 0.005), ranging.OK, None)
+        core.step(now, None, True, False, True)
+        now = ticks_add(now, 60000)
+    for _ in range(90):  # 1.5 h without a reading: the forecast itself goes stale
+        core.reading(now, None, ranging.NO_ECHO, None)
+        core.step(now, None, True, False, True)
+        now = ticks_add(now, 60000)
+    assert core.forecast.level_at(now) is None and core.status() == "sensorFault"
+    assert 1.0 < core.estimate < 1.1 and core.request == REQ_MUST
+    # emptied with no reading to check it: assumed emptied, the timetable starts over
+    assert core.grant(9, 30, True, now)
+    closed = True
+    for _ in range(2000):
+        core.reading(now, None, ranging.NO_ECHO, None)
+        core.step(now, None, closed, False, True)
+        closed = not core.discharge.valve
+        now = ticks_add(now, 100)
+    done = [f for n, f in core.events if n == "discharge" and f["step"] == "done"]
+    assert done and done[-1]["emptied"] is None
+    assert core.estimate < 0.05 and core.request == REQ_NONE
