@@ -206,6 +206,9 @@ def main(root="", run_ms=None):
     try:
         agent.run(run_ms)
     except KeyboardInterrupt:
+        stop = getattr(agent.role_impl, "stop", None)
+        if stop is not None:
+            stop()  # outputs that must not stay on without the loop (an inlet's valve)
         print("agent: stopped by Ctrl-C. `import agent.tech as tech; tech.help()`")
     except Exception as e:
         # Anything unexpected: keep the evidence, then restart clean rather than hang dark.

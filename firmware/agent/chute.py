@@ -55,6 +55,7 @@ class Chute:
         self.valve_open = False
         self.backstop = None
         self.backstops = 0  # times the hardware timer had to close the valve
+        self.backstops_said = 0
         self.last_tele_ms = now_ms
         agent.sched.add(_CONTROL, 1000, self._control)
         agent.sched.add(_RANGE, inlet["sample_s"] * 1000, self._range)  # first burst at once
@@ -84,6 +85,9 @@ class Chute:
         vac = self.vac_pin.value() == self.vacuum_level
         wait = self.core.step(now_ms, wall_s(), closed, vac, link_up)
         self._drive(self.core.discharge.valve)
+        if self.backstops != self.backstops_said:
+            self.backstops_said = self.backstops
+            self.core.events.append(("valve", {"backstop": self.backstops}))
         if self.core.discharge.phase == "checking" and not self.ranger.busy():
             self.agent.sched.wake(_RANGE, now_ms)  # the level check wants a reading now
         self._publish_events(now_ms)
@@ -93,19 +97,26 @@ class Chute:
         if want_open == self.valve_open:
             return
         self.valve_open = want_open
-        self.valve_pin.value(self.valve_on if want_open else 1 - self.valve_on)
-        if want_open:
+        if want_open:  # the backstop is armed before the valve moves
             ms = int(self.inlet_cfg["max_open_s"] * 1000)
             self.backstop = machine.Timer(BACKSTOP_TIMER)
             self.backstop.init(mode=machine.Timer.ONE_SHOT, period=ms, callback=self._backstop)
-        elif self.backstop is not None:
+            self.valve_pin.value(self.valve_on)
+            return
+        self.valve_pin.value(1 - self.valve_on)
+        if self.backstop is not None:
             self.backstop.deinit()
             self.backstop = None
 
     def _backstop(self, timer):
-        # Runs from the timer even if the loop is stuck: close, and let the loop notice.
+        # The timer's callback runs between bytecodes even while the loop is stuck in Python
+        # (not inside one blocking C call: the watchdog covers that). Close; the loop reports.
         self.valve_pin.value(1 - self.valve_on)
         self.backstops += 1
+
+    def stop(self):
+        """The agent stops (Ctrl-C at the REPL): the valve closes."""
+        self._drive(False)
 
     def _publish_events(self, now_ms):
         comms = self.agent.comms

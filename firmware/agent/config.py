@@ -372,6 +372,10 @@ def _cross_checks(cfg):
     if inlet and "open_s" in inlet and inlet["open_s"] > inlet["max_open_s"]:
         errors.append("inlet.open_s: %r must not exceed inlet.max_open_s %r"
                       % (inlet["open_s"], inlet["max_open_s"]))
+    if inlet and "open_s" in inlet and inlet["open_s"] * 1000 <= inlet["valve_travel_ms"]:
+        errors.append("inlet.open_s: %r s must be longer than inlet.valve_travel_ms %r, or a "
+                      "valve that never opens would go unnoticed"
+                      % (inlet["open_s"], inlet["valve_travel_ms"]))
     if inlet and "full_m" in inlet:
         if inlet["full_m"] + 0.1 > inlet["empty_m"]:
             errors.append("inlet.full_m: %r must be at least 0.1 m nearer the sensor than "

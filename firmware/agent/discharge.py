@@ -36,7 +36,7 @@ class Discharge:
         self.ttl_ms = 0
         self.vac_msg = False  # the station says the branch is at vacuum
         self.since = now_ms  # when the current phase began
-        self.unclosed_at = None  # idle, yet the closed switch open since then (ticks)
+        self.unclosed_at = None  # commanded closed, yet the switch open since (ticks)
         self.why = None  # why the valve closed (None: its time was up)
         self.level_before = None
         self.emptied = None  # result of the last completed discharge (None: unknown)
@@ -50,6 +50,8 @@ class Discharge:
         """A grant for this inlet. Accepted only while idle and asking; else the station
         hears why at once (a discharge step "aborted") so it can move on."""
         if cycle == self.last_cycle:
+            if self.phase == IDLE:  # served already: say so, or the station waits it out
+                self._event(STEP_ABORTED, cycle, why="repeat")
             return False
         self.last_cycle = cycle
         why = None
@@ -99,18 +101,12 @@ class Discharge:
         longest wait in ms before the next step is needed (the shell must honour it)."""
         phase = self.phase
         if phase == IDLE:
-            if closed:
-                self.unclosed_at = None
-                return IDLE_MS
-            if self.unclosed_at is None:
-                self.unclosed_at = now_ms
-            elif ticks_diff(now_ms, self.unclosed_at) >= self.travel_ms:
+            if self._unclosed_too_long(now_ms, closed):
                 self._fault(now_ms, "not_closed_at_rest")
-            return POLL_MS
+            return IDLE_MS if closed else POLL_MS
         if phase == GRANTED:
-            why = self._stop_reason(now_ms, vacuum_input, link_up, False)
-            if why is None and not closed:
-                why = "valve_not_closed"
+            why = "valve_not_closed" if not closed else \
+                self._stop_reason(now_ms, vacuum_input, link_up, False)
             if why is not None and why != "vacuum":
                 self.valve = False
                 self._event(STEP_ABORTED, self.cycle, why=why)
@@ -146,6 +142,9 @@ class Discharge:
                 self._fault(now_ms, "not_closed_after_discharge")
             return POLL_MS
         if phase == CHECKING:
+            if self._unclosed_too_long(now_ms, closed):
+                self._fault(now_ms, "opened_after_discharge")
+                return POLL_MS
             if level is not None:
                 self.emptied = level <= self.emptied_level
                 self._finish(now_ms, level)
@@ -153,11 +152,24 @@ class Discharge:
                 self.emptied = None  # no good reading: unknown, not a failure
                 self._finish(now_ms, None)
             return POLL_MS if not closed else 1000
-        # FAULT: stays closed until the limit switch confirms
-        if closed:
+        # FAULT: stays closed until the limit switch confirms, steadily (not one bounce)
+        if not closed:
+            self.unclosed_at = now_ms  # here: when the switch last read open
+        elif ticks_diff(now_ms, self.unclosed_at if self.unclosed_at is not None
+                        else self.since) >= self.travel_ms:
             self.events.append(("valve", {"fault": None}))
             self._enter(IDLE, now_ms)
         return POLL_MS
+
+    def _unclosed_too_long(self, now_ms, closed):
+        """The closed switch has read open for travel_ms while the valve is commanded
+        closed (a glitch of the switch is not a fault)."""
+        if closed:
+            self.unclosed_at = None
+            return False
+        if self.unclosed_at is None:
+            self.unclosed_at = now_ms
+        return ticks_diff(now_ms, self.unclosed_at) >= self.travel_ms
 
     # ---- helpers ----
 
@@ -181,16 +193,19 @@ class Discharge:
         return left if 0 < left < POLL_MS else POLL_MS
 
     def _finish(self, now_ms, level):
+        # why: None when the valve stayed open its full time, else why it was cut short
         self._event(STEP_DONE, self.cycle, emptied=self.emptied, level_before=self.level_before,
-                    level_after=level)
+                    level_after=level, why=self.why)
         self.completed += 1
         self.cycle = None
         self._enter(IDLE, now_ms)
 
     def _fault(self, now_ms, why):
         self.valve = False
-        if self.cycle is not None and self.phase in (GRANTED, OPEN, CLOSING):
+        if self.cycle is not None and self.phase == GRANTED:
             self._event(STEP_ABORTED, self.cycle, why=why)
+        # After an opening no "closed" comes: the station times the grant out, and keeps the
+        # branch shut while this inlet's state says "fault".
         self.cycle = None
         self.events.append(("valve", {"fault": why}))
         self._enter(FAULT, now_ms)

@@ -16,6 +16,12 @@ class Hal:
     def __init__(self, board):
         self.board = board
         self.wdt = None
+        # First of all: a discharge valve closed, whatever the config says or whether the
+        # inlet role starts at all (degraded, safe mode): a floating pin must not open it.
+        n = pin_of(board, "valve") if board else None
+        if n is not None:
+            closed = 1 if "valve" in board.get("active_low", ()) else 0
+            machine.Pin(n, machine.Pin.OUT, value=closed)
         self.led = None
         n = pin_of(board, "status_led") if board else None
         if n is not None:

@@ -131,7 +131,8 @@ class Inlet:
         d = self.discharge
         fresh, self.fresh = self.fresh, None
         wait = d.step(now_ms, closed, vacuum_input, link_up, fresh)
-        self._after_discharge(now_ms)
+        if self._after_discharge(now_ms):
+            self.estimate = self._estimate(now_ms)  # the request must not say "must" still
         t_must = self.forecast.time_to(cfg["must_go"]) if self.estimate is not None else None
         req = policy(self.estimate, t_must, cfg["must_go"], cfg["may_go"], self.lead_s,
                      self.local_minute, self.quiet, self.cheap)
@@ -152,17 +153,24 @@ class Inlet:
             return lv
         if self.last_est is None:
             return self.level
-        return self.last_est + self.last_rate * ticks_diff(now_ms, self.last_est_ms) / 3600000
+        # grown step by step: one ticks_diff over days would wrap
+        self.last_est += self.last_rate * ticks_diff(now_ms, self.last_est_ms) / 3600000
+        self.last_est_ms = now_ms
+        return self.last_est
 
     def _after_discharge(self, now_ms):
         """Turn the discharge's events into our bookkeeping (and pass them on)."""
         d = self.discharge
+        finished = False
         while d.events:
             name, fields = d.events.pop(0)
             self.events.append((name, fields))
             if name != "discharge" or fields.get("step") != STEP_DONE:
                 continue
+            finished = True
             emptied = fields.get("emptied")
+            if fields.get("why") is not None and not emptied:
+                continue  # cut short (vacuum or link lost...): neither a failure nor emptied
             if emptied:
                 self.failed = 0
                 if self.jammed:
@@ -182,6 +190,7 @@ class Inlet:
                 if self.failed > self.cfg["retries"] and not self.jammed:
                     self.jammed = True
                     self.events.append(("jam", {"suspected": True, "failed": self.failed}))
+        return finished
 
     # ---- reporting ----
 

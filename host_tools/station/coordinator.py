@@ -40,7 +40,7 @@ from .cost import CostModel
 _VALVE_FAULT_PHASE = "fault"
 # Aborts that are part of normal life (no alarm): the rest name a valve or inlet fault.
 _BENIGN_ABORTS = ("revoked", "grant_expired", "vacuum", "not_requested", "busy", "link_lost",
-                  "vacuum_lost")
+                  "vacuum_lost", "repeat")
 _CYCLES_KEPT = 1024  # grants remembered to match late or repeated events
 _KEPT = 100000
 
@@ -120,7 +120,8 @@ class Coordinator:
                  rundown_s: float = 10, start_ttf_s: float = 3600, batch: bool = True,
                  batch_max_ttf_s: float | None = None, skip_s: float = 1800,
                  giveup_s: float = 120, retry_s: float = 300, first_cycle: int = 1,
-                 max_wait_ms: float = 5000, cost: CostModel | None = None):
+                 max_wait_ms: float = 5000, cost: CostModel | None = None,
+                 restart_hold_s: float | None = None):
         """branches_cfg: {branch: {"spinup_s"|"transport_s"|"rundown_s": value}} overrides
         per branch (a long branch needs a longer transport); other branches found in inlet
         states use the defaults. ttl_s: the grant's lifetime at the inlet (<= 600).
@@ -130,7 +131,9 @@ class Coordinator:
         batch: empty may-go inlets in the same run (False: one inlet per fan run, the
         baseline to compare with); batch_max_ttf_s: only may-go inlets predicted full
         within this join a run (None: all). first_cycle: the first grant's cycle number
-        (pass something that grows over restarts, e.g. from the epoch)."""
+        (pass something that grows over restarts, e.g. from the epoch). restart_hold_s
+        (default ttl_s + max_open_s): no grant for this long after the first tick, so a grant
+        the previous station run left live has expired and its valve closed."""
         if not 0 < ttl_s <= vacuum.TTL_MAX_S:
             raise ValueError("ttl_s must be in (0, %d]" % vacuum.TTL_MAX_S)
         if not 0 <= first_cycle <= vacuum.CYCLE_MAX:
@@ -148,6 +151,8 @@ class Coordinator:
         self.ttl_s = ttl_s
         self.max_open_s = max_open_s
         self.confirm_ms = (ttl_s + max_open_s + confirm_margin_s) * 1000
+        self.restart_hold_ms = (ttl_s + max_open_s if restart_hold_s is None
+                                else restart_hold_s) * 1000
         self.guard_ms = (max_open_s + transport_s if guard_s is None else guard_s) * 1000
         self.start_ttf_s = start_ttf_s
         self.batch = batch
@@ -166,6 +171,9 @@ class Coordinator:
         self.runs: deque = deque(maxlen=_KEPT)  # {"branch", "start_ms", "end_ms", "grants"}
         self.grants: deque = deque(maxlen=_KEPT)  # (now_ms, branch, inlet_id, cycle)
         self.ignored_events = 0  # discharge steps for unknown, stale or repeated cycles
+        # No grant before this (set at the first grant decision): a station restarted while
+        # its previous run's grant was live must not grant a second valve beside it.
+        self.hold_until: float | None = None  # set by the first tick
         self._out: list[tuple] = []
         for b in sorted(self.branches_cfg):
             self._branch(b)
@@ -275,6 +283,8 @@ class Coordinator:
 
     def tick(self, now_ms: float) -> list[tuple]:
         """Everything due at now_ms, and the actions decided since the last tick."""
+        if self.hold_until is None:
+            self.hold_until = now_ms + self.restart_hold_ms
         for b in sorted(self.branches):
             self._tick_branch(self.branches[b], now_ms)
         out, self._out = self._out, []
@@ -301,6 +311,8 @@ class Coordinator:
             elif g is None:
                 if br.gate is not None and br.gate > now_ms:
                     due.append(br.gate)
+                elif self.hold_until is not None and self.hold_until > now_ms:
+                    due.append(self.hold_until)
                 elif br.idle_since is not None:
                     due.append(br.idle_since + br.rundown_ms)
                 else:
@@ -340,8 +352,10 @@ class Coordinator:
             if now < br.gate:
                 return  # a plug in transit, or the guard after a silent inlet
             br.gate = None
+        if now < self.hold_until:
+            return  # just started: a grant from before a restart may still be live
         inl = None
-        if self.batch or br.grants_in_run == 0:
+        if (self.batch or br.grants_in_run == 0) and not self._blocked(br):
             inl = self._pick(br, now)
         if inl is not None:
             self._grant(br, inl, now)
@@ -441,7 +455,14 @@ class Coordinator:
         ttf = self._ttf(inl, now)
         return ttf is not None and ttf - (inl.ttf_err_s or 0) < self.start_ttf_s
 
+    def _blocked(self, br: _Branch) -> bool:
+        """A valve on the branch that does not confirm closed may be open: the pipe is not
+        free for anyone (the fan runs down; an operator must look)."""
+        return any(self.inlets[i].phase == _VALVE_FAULT_PHASE for i in self._members[br.id])
+
     def _demand(self, br: _Branch, now: float) -> bool:
+        if self._blocked(br):
+            return False
         return any(self._urgent(inl, now) for inl in self._eligible(br, now))
 
     def _pick(self, br: _Branch, now: float):
@@ -477,6 +498,9 @@ class Coordinator:
             br = self.branches[branch] = _Branch(
                 branch, cfg.get("spinup_s", self.spinup_s),
                 cfg.get("transport_s", self.transport_s), cfg.get("rundown_s", self.rundown_s))
+            # First word to a branch: no vacuum (until this station builds it), so an inlet
+            # holding a grant from before a restart closes.
+            self._out.append(("publish", branch, vacuum.vacuum(False)))
         return br
 
     def _alarm(self, branch, inlet_id, kind: str, detail: dict) -> None:

@@ -147,7 +147,7 @@ def valid_configs(draw):
     else:
         inlet = raw["inlet"]
         inlet["may_go"], inlet["must_go"] = 0.5, 0.9
-        inlet["open_s"], inlet["max_open_s"] = 5, 8
+        inlet["open_s"], inlet["max_open_s"], inlet["valve_travel_ms"] = 5, 8, 1500
         inlet["blind_m"], inlet["full_m"], inlet["empty_m"], inlet["max_m"] = 0.2, 0.3, 1.2, 4
     return raw
 

@@ -223,3 +223,34 @@ def test_after_a_reboot_the_valve_is_closed_and_no_old_grant_acts(at):
     assert not d.valve and d.phase == IDLE and d.cycle is None
     assert d.step(ticks_add(T0, at), True, True, True) == discharge.IDLE_MS
     assert not d.valve
+
+
+def test_a_repeated_grant_after_the_cycle_is_answered_and_a_cut_short_done_says_why():
+    d, v = make(), Valve(T0)
+    d.grant(4, 30, True, T0, True, 0.9)
+    now = run(d, v, T0, 1000)
+    d.vacuum(False)
+    now = run(d, v, now, 2000)
+    now = run(d, v, now, 100, level=0.8)
+    done = d.events[-1][1]
+    assert done["step"] == "done" and done["why"] == "vacuum_lost" and done["emptied"] is False
+    assert not d.grant(4, 30, True, now, True, 0.9)
+    assert d.events[-1][1] == {"cycle": 4, "step": "aborted", "why": "repeat"}
+
+
+def test_the_switch_is_watched_while_checking_and_a_fault_needs_a_steady_close():
+    d, v = make(), Valve(T0)
+    d.grant(1, 30, True, T0, True, 0.9)
+    now = run(d, v, T0, 7000)
+    assert d.phase == CHECKING
+    v.closed, v.stuck = False, True  # forced open after the discharge
+    now = run(d, v, now, 2000)
+    assert d.phase == FAULT and ("valve", {"fault": "opened_after_discharge"}) in d.events
+    # a switch that bounces closed for one step does not end the fault
+    d.step(now, True, True, True)
+    now = ticks_add(now, 100)
+    d.step(now, False, True, True)
+    assert d.phase == FAULT
+    v.stuck, v.closed = False, True
+    now = run(d, v, now, TRAVEL + 200)
+    assert d.phase == IDLE

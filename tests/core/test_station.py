@@ -16,7 +16,7 @@ from host_tools.station.cost import CostModel
 S = 1000  # ms
 PARAMS = {"spinup_s": 20, "transport_s": 20, "ttl_s": 30, "max_open_s": 8,
           "confirm_margin_s": 15, "rundown_s": 10, "skip_s": 1800, "giveup_s": 120,
-          "retry_s": 300, "first_cycle": 1000}
+          "retry_s": 300, "first_cycle": 1000, "restart_hold_s": 0}
 CONFIRM_MS = (30 + 8 + 15) * S
 GUARD_MS = (8 + 20) * S
 OPEN_MS = 5 * S
@@ -395,6 +395,27 @@ def test_inlet_reporting_a_valve_fault_is_not_granted():
     w.send_state("a", "b1", "must", discharge="fault")
     w.run_for(120 * S)
     assert w.grants == []
+
+
+def test_a_valve_fault_on_the_branch_blocks_every_grant_there():
+    w = World(["a", "b"])
+    w.send_state("b", "b1", "must")
+    w.send_state("a", "b1", "none", discharge="fault")  # idle, yet its valve is not closed
+    w.run_for(300 * S)
+    assert w.grants == []
+    w.send_state("a", "b1", "none", discharge="idle")  # the switch confirms closed again
+    w.run_for(60 * S)
+    assert [g[2] for g in w.grants] == ["b"]
+
+
+def test_a_restarted_station_says_no_vacuum_and_waits_out_any_old_grant():
+    w = World(["a"], restart_hold_s=None)  # the default: ttl_s + max_open_s
+    w.send_state("a", "b1", "must")
+    first = w.coord.tick(w.now)
+    assert ("publish", "b1", {"t": "vacuum", "ready": False}) in first
+    w.handle(first)
+    w.run_for(120 * S)
+    assert w.grants[0][0] >= (30 + 8) * S  # not at the 20 s spin-up
 
 
 def test_cycles_start_where_told_and_wrap():
