@@ -39,17 +39,20 @@ class Broker:
         conf = Path(self.dir.name) / "mosquitto.conf"
         logging = (f"log_dest file {self.log}\n"
                    "log_type error\nlog_type warning\nlog_type notice\n")
+        # Started as root, Mosquitto would drop to user "mosquitto", which can neither read
+        # the caller's 0600 key and password files nor save sessions in the caller's
+        # directories: stay the user that made them.
+        run_as = "user root\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
         if self.conf is not None:
-            # Started as root, Mosquitto would drop to user "mosquitto", which cannot read the
-            # caller's 0600 key and password files: stay the user that wrote them.
-            run_as = "user root\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
             conf.write_text(self.conf + "\n" + logging + run_as + self.extra_conf)
         else:
             conf.write_text(
                 f"listener {self.port} 127.0.0.1\n"
                 "allow_anonymous true\n"
-                "persistence false\n"
+                # Mosquitto keeps the first of two settings: a caller's own wins this way.
+                + ("" if "persistence " in self.extra_conf else "persistence false\n")
                 + logging
+                + run_as
                 + self.extra_conf
             )
         self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,

@@ -6,6 +6,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # as they do under MicroPython. CPython's own `time` is built in, so the simulated time.py
 # in that folder never shadows it here.
 sys.path.insert(0, str(ROOT / "host_tools" / "simboard"))
+sys.path.insert(0, str(ROOT / "tests" / "upy"))  # the cases shared with ring 2, and their helpers
 
 import os  # noqa: E402
 

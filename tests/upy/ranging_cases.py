@@ -4,12 +4,12 @@
 # tests/core/test_ranging.py (CPython). Each runs on a pristine board: the caller does
 # simclock.reset() first. The Ranger itself needs the virtual `time`, so its cases are in
 # tests/upy/test_ranging.py only.
-import gc
 
 import machine
 import simclock
 import simtime as vtime
 import simworld
+from heap import allocated
 from machine import Pin
 
 from agent import ranging
@@ -33,17 +33,6 @@ def near(a, b, tol):
     return a is not None and abs(a - b) <= tol
 
 
-def _allocated(fn, n=100):
-    """Bytes the GC heap grew by over n calls of fn(i) after a warm-up call, or None where
-    the interpreter cannot tell (CPython)."""
-    if not hasattr(gc, "mem_alloc"):
-        return None
-    fn(0)
-    gc.collect()
-    before = gc.mem_alloc()  # type: ignore[attr-defined]
-    for i in range(n):
-        fn(i)
-    return gc.mem_alloc() - before  # type: ignore[attr-defined]
 
 
 # ---- speed, distance, timeout ----
@@ -174,7 +163,7 @@ def test_burst_add_and_measure_allocate_nothing():
             b.reset()
         b.add(pings[i % 7], temp)
 
-    grew = _allocated(ping)
+    grew = allocated(ping)
     assert grew is None or grew == 0, "allocated %d bytes" % grew
 
 

@@ -2,7 +2,8 @@
 # (tests/core/test_fill.py loads this file), except the allocation checks, which need
 # MicroPython's gc.mem_alloc(). Traces come from a fixed-seed generator, so both interpreters
 # see the same numbers; every clock starts a few minutes before the 2**30 tick wrap.
-import gc
+
+from heap import allocated
 
 from agent.fill import TTF_CAP_S, Forecast, Level, clamp01
 
@@ -337,15 +338,6 @@ def test_never_raises_on_odd_input():
 
 # ---- allocation (MicroPython only) ----
 
-def _allocated(fn, n=50):
-    if not hasattr(gc, "mem_alloc"):
-        return None
-    fn(0)
-    gc.collect()
-    before = gc.mem_alloc()  # type: ignore[attr-defined]
-    for i in range(n):
-        fn(i)
-    return gc.mem_alloc() - before  # type: ignore[attr-defined]
 
 
 def test_add_allocates_only_its_two_floats():
@@ -357,7 +349,7 @@ def test_add_allocates_only_its_two_floats():
         t[0] = (t[0] + MIN) % WRAP
         f.add(t[0], vals[i])
 
-    grew = _allocated(one)
+    grew = allocated(one, 50)
     # Two floats per call (level * 1e5 and the level returned): one 32-byte GC block each on
     # this 64-bit build, 16 bytes on the chip. No list, no tuple, no long int.
     assert grew is None or grew <= 50 * 64, "add() allocated %d bytes in 50 calls" % grew
@@ -366,5 +358,5 @@ def test_add_allocates_only_its_two_floats():
 def test_refit_allocates_little():
     f = Forecast()
     ramp(f, 0.1, 4, sigma=0.003)
-    grew = _allocated(lambda i: f._fit(), 10)
+    grew = allocated(lambda i: f._fit(), 10)
     assert grew is None or grew <= 10 * 4096, "a refit allocated %d bytes" % (grew // 10)

@@ -1,7 +1,8 @@
 # agent.sensing and agent.selfcheck under the MicroPython unix port. The same functions also
 # run under CPython (tests/core/test_sensing.py loads this file), except the allocation checks,
 # which need MicroPython's gc.mem_alloc().
-import gc
+
+from heap import allocated
 
 from agent import selfcheck, sensing
 from agent.sensing import ABSENT, OK, OUT_OF_RANGE, STUCK
@@ -19,21 +20,10 @@ def _t(ms):
     return (WRAP - 5 * MIN + ms) % WRAP
 
 
-def _allocated(fn, n=100):
-    """Bytes the GC heap grew by over n calls of fn(i) after a warm-up call, or None where
-    the interpreter cannot tell (CPython)."""
-    if not hasattr(gc, "mem_alloc"):
-        return None
-    fn(0)
-    gc.collect()
-    before = gc.mem_alloc()  # type: ignore[attr-defined]
-    for i in range(n):
-        fn(i)
-    return gc.mem_alloc() - before  # type: ignore[attr-defined]
 
 
 def _no_alloc(fn):
-    grew = _allocated(fn)
+    grew = allocated(fn)
     assert grew is None or grew == 0, "allocated %d bytes" % grew
 
 
