@@ -2,7 +2,6 @@
 MicroPython (tests/upy/test_dimmer.py); here hypothesis adds random level traces, and a
 float32 shim shows the meter keeps its accuracy with the chip's 32-bit floats."""
 
-import struct
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +15,7 @@ import light_cases as lc  # noqa: E402
 
 from agent.energy import EnergyMeter  # noqa: E402
 from agent.sched import TICKS_PERIOD, ticks_add  # noqa: E402
+from tests.float32 import F32
 
 CASES = ["check_energy_by_hand", "check_night_vs_baselines"]
 
@@ -31,30 +31,6 @@ def test_fixed_cases_no_clock(case):
     getattr(lc, case)()
 
 
-def _f32(x):
-    return struct.unpack("f", struct.pack("f", x))[0]
-
-
-class F32(float):
-    """A float whose arithmetic rounds every result to IEEE single precision, as on the ESP32.
-    Results stay F32, so a float accumulator fed from it runs in float32 throughout."""
-
-    def __new__(cls, v):
-        return float.__new__(cls, _f32(float(v)))
-
-    def _op(f):  # noqa: N805
-        def op(self, other):
-            return F32(f(float(self), float(other)))
-        return op
-
-    __add__ = _op(lambda a, b: a + b)
-    __radd__ = _op(lambda a, b: b + a)
-    __sub__ = _op(lambda a, b: a - b)
-    __rsub__ = _op(lambda a, b: b - a)
-    __mul__ = _op(lambda a, b: a * b)
-    __rmul__ = _op(lambda a, b: b * a)
-    __truediv__ = _op(lambda a, b: a / b)
-    __rtruediv__ = _op(lambda a, b: b / a)
 
 
 def test_shim_is_float32_and_a_naive_float32_sum_would_fail():

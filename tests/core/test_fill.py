@@ -2,23 +2,16 @@
 MicroPython (tests/upy/test_fill.py), then properties over generated traces. Clocks start
 anywhere, mostly near the 2**30 wrap of ticks_ms."""
 
-import importlib.util
 import math
 import random
-import struct
-from pathlib import Path
 
 import pytest
+import test_fill as shared  # the cases shared with ring 2 (tests/upy is on sys.path)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.fill import MIN_SPAN_M, TTF_CAP_S, Forecast, Level
-
-_SHARED = Path(__file__).resolve().parents[1] / "upy" / "test_fill.py"
-_spec = importlib.util.spec_from_file_location("upy_fill_cases", _SHARED)
-assert _spec is not None and _spec.loader is not None
-shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(shared)
+from tests.float32 import F32
 
 WRAP = 1 << 30
 MIN = 60_000
@@ -223,27 +216,6 @@ def test_the_tick_origin_changes_nothing(rate, sigma, t0, seed):
         (b.rate_per_h, b.estimate(0.85), b.estimate(1.0))
 
 
-def _f32(x):
-    return struct.unpack("f", struct.pack("f", x))[0]
-
-
-class F32(float):
-    """A float rounded to IEEE single precision after every operation, as on the ESP32."""
-
-    def __new__(cls, v):
-        return float.__new__(cls, _f32(float(v)))
-
-    def _op(fn):  # noqa: N805
-        return lambda self, other: F32(fn(float(self), float(other)))
-
-    __add__ = _op(lambda a, b: a + b)
-    __radd__ = _op(lambda a, b: b + a)
-    __sub__ = _op(lambda a, b: a - b)
-    __rsub__ = _op(lambda a, b: b - a)
-    __mul__ = _op(lambda a, b: a * b)
-    __rmul__ = _op(lambda a, b: b * a)
-    __truediv__ = _op(lambda a, b: a / b)
-    __rtruediv__ = _op(lambda a, b: b / a)
 
 
 @settings(max_examples=30, deadline=None)

@@ -2,24 +2,17 @@
 which also cover the thermometers and the simulated devices: the simulated board runs in
 both), then properties of agent.ranging over generated pings."""
 
-import importlib.util
 import math
 import statistics
-from pathlib import Path
 
 import pytest
+import ranging_cases as shared  # the cases shared with ring 2 (tests/upy is on sys.path)
 import simclock
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from agent import ranging
 from agent.ranging import BLIND, NO_ECHO, OK, OUT_OF_RANGE, OUTLIER
-
-_SHARED = Path(__file__).resolve().parents[1] / "upy" / "ranging_cases.py"
-_spec = importlib.util.spec_from_file_location("upy_ranging_cases", _SHARED)
-assert _spec is not None and _spec.loader is not None
-shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(shared)
 
 
 @pytest.mark.parametrize("case", sorted(n for n in dir(shared) if n.startswith("test_")))

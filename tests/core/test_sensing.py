@@ -2,23 +2,16 @@
 (tests/upy/test_sensing.py), then properties over generated traces. Every time below starts
 near the 2**30 wrap of ticks_ms."""
 
-import importlib.util
 import math
 import statistics
-from pathlib import Path
 
 import pytest
+import test_sensing as shared  # the cases shared with ring 2 (tests/upy is on sys.path)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import selfcheck, sensing
 from agent.sensing import ABSENT, OK, STUCK
-
-_SHARED = Path(__file__).resolve().parents[1] / "upy" / "test_sensing.py"
-_spec = importlib.util.spec_from_file_location("upy_sensing_cases", _SHARED)
-assert _spec is not None and _spec.loader is not None
-shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(shared)
 
 WRAP = 1 << 30
 
