@@ -11,6 +11,7 @@ import machine
 
 from agent import vacuum
 from agent.comms import wall_s
+from agent.discharge import CHECKING
 from agent.inlet import Inlet
 from agent.ranger import Ds18b20Thermometer, NtcThermometer, Ranger
 
@@ -76,7 +77,7 @@ class Chute:
         self.agent.sched.wake(_CONTROL, now_ms)
         self._telemetry(now_ms, quality)
         self.ranger.start()
-        return 0 if self.core.discharge.phase == "checking" else self.inlet_cfg["sample_s"] * 1000
+        return 0 if self.core.discharge.phase == CHECKING else self.inlet_cfg["sample_s"] * 1000
 
     def _control(self, now_ms):
         comms = self.agent.comms
@@ -88,7 +89,7 @@ class Chute:
         if self.backstops != self.backstops_said:
             self.backstops_said = self.backstops
             self.core.events.append(("valve", {"backstop": self.backstops}))
-        if self.core.discharge.phase == "checking" and not self.ranger.busy():
+        if self.core.discharge.phase == CHECKING and not self.ranger.busy():
             self.agent.sched.wake(_RANGE, now_ms)  # the level check wants a reading now
         self._publish_events(now_ms)
         return wait if wait < 1000 else 1000
@@ -137,8 +138,9 @@ class Chute:
         if comms is None:
             return
         c = self.core
+        lv = c.filling()
         comms.telemetry({"distance_m": None if c.distance_m is None else round(c.distance_m, 3),
-                         "quality": quality, "fillingLevel": c.state()["fillingLevel"],
+                         "quality": quality, "fillingLevel": None if lv is None else round(lv, 3),
                          "temperature": None if c.temp_c is None else round(c.temp_c, 1),
                          "rate_per_h": c.forecast.rate_per_h}, now_ms)
 

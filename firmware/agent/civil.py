@@ -89,6 +89,24 @@ def local_minute(utc_s, tz_offset_min, dst):
     return (t // 60) % 1440
 
 
+class MinuteClock:
+    """local_minute() worked out at most once per wall-clock minute: the DST rules take date
+    arithmetic that a control tick need not repeat every second."""
+
+    def __init__(self, tz_offset_min, dst):
+        self.tz_offset_min = tz_offset_min
+        self.dst = dst
+        self.key = None
+        self.minute = 0
+
+    def at(self, utc_s):
+        key = utc_s // 60
+        if key != self.key:
+            self.key = key
+            self.minute = local_minute(utc_s, self.tz_offset_min, self.dst)
+        return self.minute
+
+
 def local_day(utc_s, tz_offset_min, dst):
     """The local date as a day number."""
     t = int(utc_s) + local_offset_min(utc_s, tz_offset_min, dst) * 60

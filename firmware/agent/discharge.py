@@ -12,7 +12,7 @@
 # is accepted until the switch confirms. After a reboot the machine starts idle with the valve
 # commanded closed, and a grant from before the reboot is never acted on (grants are one-shot
 # messages, not retained). Every input arrives as an argument; nothing here reads a pin.
-from agent.sched import ticks_add, ticks_diff
+from agent.sched import ticks_diff
 from agent.vacuum import STEP_ABORTED, STEP_CLOSED, STEP_DONE, STEP_OPENED
 
 IDLE, GRANTED, OPEN, CLOSING, CHECKING, FAULT = (
@@ -219,7 +219,3 @@ class Discharge:
         fields["cycle"] = cycle
         fields["step"] = step
         self.events.append(("discharge", fields))
-
-    def deadline(self, now_ms):
-        """ticks when the valve must be closed at the latest (for a hardware backstop)."""
-        return ticks_add(self.since, self.open_ms)

@@ -13,9 +13,9 @@
 # so a bin whose sensor dies while filling still asks in time; with no local time, every hour
 # counts as quiet (only must-go), because a fan run at night is worse than one run too few.
 # Every input arrives as an argument; nothing here reads a clock or a pin.
-from agent import civil, ranging
+from agent import civil, ranging, vacuum
 from agent.config import minutes
-from agent.discharge import CHECKING, FAULT, IDLE, Discharge
+from agent.discharge import CHECKING, FAULT, Discharge
 from agent.fill import Forecast, Level
 from agent.sched import ticks_diff
 from agent.vacuum import REQ_MAY, REQ_MUST, REQ_NONE, STEP_DONE
@@ -74,6 +74,7 @@ class Inlet:
         self.quiet = (minutes(inlet["quiet_from"]), minutes(inlet["quiet_to"]))
         self.cheap = (minutes(inlet["cheap_from"]), minutes(inlet["cheap_to"]))
         self.lead_s = inlet["lead_min"] * 60
+        self.local_clock = civil.MinuteClock(inlet["tz_offset_min"], inlet["dst"])
         # what the last reading / step decided (for state, telemetry and tests)
         self.distance_m = None
         self.quality = None  # ranging quality of the last reading
@@ -123,10 +124,7 @@ class Inlet:
     def step(self, now_ms, utc_s, closed, vacuum_input, link_up):
         """Returns the longest wait (ms) before the next step is needed."""
         cfg = self.cfg
-        if utc_s is not None:
-            self.local_minute = civil.local_minute(utc_s, cfg["tz_offset_min"], cfg["dst"])
-        else:
-            self.local_minute = None
+        self.local_minute = self.local_clock.at(utc_s) if utc_s is not None else None
         self.estimate = self._estimate(now_ms)
         d = self.discharge
         fresh, self.fresh = self.fresh, None
@@ -213,15 +211,13 @@ class Inlet:
         f = self.forecast
         lv = self.filling()
         ttf = f.time_to(1.0) if self.estimate is not None else None
-        return {"branch": self.cfg["branch"],
-                "fillingLevel": None if lv is None else round(lv, 3),
-                "request": self.request, "priority": self.cfg["priority"],
-                "ttf_s": None if ttf is None else int(ttf),
-                "ttf_err_s": None if ttf is None or f.ttf_err_s is None else int(f.ttf_err_s),
-                "status": self.status(), "discharge": self.discharge.phase,
-                "valve": self.discharge.valve,
-                "temperature": None if self.temp_c is None else round(self.temp_c, 1),
-                "ranger": self.quality}
-
-    def idle(self):
-        return self.discharge.phase == IDLE
+        st = vacuum.request_fields(
+            self.request, self.cfg["priority"], None if ttf is None else int(ttf),
+            None if ttf is None or f.ttf_err_s is None else int(f.ttf_err_s))
+        st.update({"branch": self.cfg["branch"],
+                   "fillingLevel": None if lv is None else round(lv, 3),
+                   "status": self.status(), "discharge": self.discharge.phase,
+                   "valve": self.discharge.valve,
+                   "temperature": None if self.temp_c is None else round(self.temp_c, 1),
+                   "ranger": self.quality})
+        return st

@@ -56,7 +56,7 @@ class Streetlight:
         self.sun_at = None  # wall time of the last sun-clock computation
         self.dark_by_clock = False
         self.near_twilight = False
-        self.minute_key = None  # wall-clock minute of the cached local_minute
+        self.local_clock = civil.MinuteClock(light["tz_offset_min"], light["dst"])
 
     # ---- inputs between steps ----
 
@@ -162,13 +162,8 @@ class Streetlight:
     def _clock(self, now_ms, utc_s):
         if utc_s is not None:
             self.clock = CLOCK_PROFILE
-            key = utc_s // 60
-            if key != self.minute_key:  # the DST rules run once a minute, not every tick
-                self.minute_key = key
-                self.local_minute = civil.local_minute(utc_s, self.light["tz_offset_min"],
-                                                       self.light["dst"])
+            self.local_minute = self.local_clock.at(utc_s)
             return
-        self.minute_key = None
         m = self.vm.local_minute(now_ms)
         self.clock = CLOCK_VIRTUAL if m is not None else CLOCK_NONE
         self.local_minute = m
