@@ -95,9 +95,16 @@ def test_events_survive_a_broker_killed_and_restarted(tmp_path):
         col.wait_for(lambda m: len({e["n"] for _, e in m if "n" in e}) >= sent, 10)
         ns = [e["n"] for _, e in col.msgs if "n" in e]
         assert sorted(set(ns)) == list(range(sent)), f"an event was lost: {ns}\n{out}"
-        assert ns == sorted(ns), f"events arrived out of order: {ns}"
+        # QoS 1 is at least once: the restored session may hand the monitor a second copy of
+        # what was in flight when the broker died. Order is that of first arrivals.
+        first = [n for i, n in enumerate(ns) if n not in ns[:i]]
+        assert first == sorted(first), f"events arrived out of order: {ns}"
         # every event keeps the time it happened, not the time it was delivered
-        stamps = [e["ts"] for _, e in col.msgs if "n" in e]
+        seen, stamps = set(), []
+        for _, e in col.msgs:
+            if "n" in e and e["n"] not in seen:
+                seen.add(e["n"])
+                stamps.append(e["ts"])
         assert all(isinstance(t, int) for t in stamps) and stamps == sorted(stamps)
         assert summary["reconnects"] >= 1 and summary["dropped"] == 0
         assert summary["loop_us_max"] < TICK_BUDGET_US, out
