@@ -1,4 +1,4 @@
-# First file the chip runs after a reset. Keep it tiny: a fault here locks out the REPL.
+# First file the chip runs after a reset (shell). Keep it tiny: a fault here locks out the REPL.
 try:
     import esp  # ESP32 only
 

@@ -1,4 +1,4 @@
-# Runs after boot.py. The agent lives in the `agent` package; see agent/app.py.
+# Runs after boot.py (shell). The agent lives in the `agent` package; see agent/app.py.
 # Ctrl-C on the serial console stops it and leaves the REPL to the technician.
 import agent.app
 

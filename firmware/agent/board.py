@@ -1,4 +1,4 @@
-# Board pin maps: what each function needs from its pin, and the validator that checks a map
+# Board pin maps (pure): what each function needs from its pin, and the validator that checks a map
 # against the chip's rules (agent.chips). Pure: no machine, no files, no clocks. The device
 # checks its map at boot and the host tools check maps before deploying; same code.
 import json

@@ -1,4 +1,4 @@
-# Pin rules of the ESP32 chips the agents run on. Data only: agent.board reads these tables.
+# Pin rules of the ESP32 chips the agents run on (pure: data that agent.board reads).
 # Each chip maps a table name to a tuple of GPIO numbers (or, for "caution", a tuple of
 # (pins, reason) pairs that give a warning). MicroPython-compatible: plain dicts and tuples.
 #

@@ -1,4 +1,4 @@
-# The waste inlet role's shell: the inlet's pins (ultrasonic ranger, temperature, discharge
+# The waste inlet role (shell): the inlet's pins (ultrasonic ranger, temperature, discharge
 # valve, its closed limit switch, the vacuum pressure switch), its tasks in the agent's loop
 # and its messages. Every decision is in agent.inlet and agent.discharge.
 #

@@ -2,6 +2,7 @@
 # events through the outbox, and commands -> verify -> validate -> apply -> ack.
 # The decisions are in the pure modules (commands, sign, message); this wires them to the
 # link, the files on flash and the agent.
+import hashlib
 import time
 
 from agent import commands, config, files, sign, store
@@ -9,7 +10,6 @@ from agent.link import Link
 from agent.message import Encoder, Reporter, diag_fields
 from agent.topics import Topics
 
-COUNTER_FILE = "cmdctr.json"
 RESTART_GRACE_MS = 1500  # time for the ack to leave before a commanded restart
 _VALID_AFTER = 1704067200  # 2024-01-01: a wall clock before that was never set
 # Older ESP32 ports count time.time() from 2000, the unix port from 1970.
@@ -41,9 +41,9 @@ class Comms:
         self.started_ms = now_ms
         self.state_reporter = Reporter(agent.state_deadbands(), cfg["loop"]["heartbeat_s"] * 1000)
         key = sign.key_from_hex(agent.secrets["cmd"]["key"]) if agent.secrets else None
-        self.counter_path = agent.root + COUNTER_FILE
-        self.verifier = sign.Verifier(key, m["signed_cmds"], self._load_counter())
+        self.verifier = sign.Verifier(key, m["signed_cmds"], files.load_counter(agent.root))
         self.acks = 0
+        self.retained_refused = None  # digest of the last retained command refused
 
     # ---- outgoing ----
 
@@ -74,7 +74,10 @@ class Comms:
                              n["heap_max_block"], n["reset_cause"], n["loop_us_max"],
                              self.link.reconnects, self.link.outbox.dropped)
         fields["inbox_dropped"] = self.link.inbox_dropped
+        fields["in_oversize"] = self.link.oversize
         fields["link_error"] = self.link.last_error
+        # A sender that lost count signs its next command above this (agent.sign).
+        fields["cmd_ctr"] = self.verifier.last_ctr
         return self.link.publish(self.topics.diag, self._stamp(fields, now_ms))
 
     def _on_up(self, now_ms):
@@ -97,19 +100,29 @@ class Comms:
         wait = self.link.service(now_ms)
         inbox = self.link.inbox
         while inbox:
-            topic, payload = inbox.pop(0)
-            self._handle(topic, payload, now_ms)
+            topic, payload, retained = inbox.pop(0)
+            self._handle(topic, payload, now_ms, retained)
         if self.link.up:
             self.publish_state(now_ms)
         return wait
 
     # ---- commands ----
 
-    def _handle(self, topic, payload, now_ms):
+    def _handle(self, topic, payload, now_ms, retained=False):
         if topic == self.topics.group_peer:
             self.agent.peer_message(payload, now_ms)
             return
-        body, err = self.verifier.check(payload, self.device_id)
+        if retained:
+            # Kept by the broker and handed to every new session: run, it would reboot or
+            # rewrite the flash at each boot. Refused, and acked once, not at each reconnect.
+            digest = hashlib.sha256(payload).digest()
+            if digest == self.retained_refused:
+                return
+            self.retained_refused = digest
+            body, err = None, "retained: a command kept by the broker is never run; clear it" \
+                " (publish an empty retained message on this topic) and send it unretained"
+        else:
+            body, err = self.verifier.check(payload, self.device_id)
         cid = commands.command_id(body if body is not None else payload)
         cmd = None
         if err is None:
@@ -118,8 +131,7 @@ class Comms:
             # An authentic command uses up its counter before it acts: a replay after a
             # crash mid-apply is refused too.
             if self.verifier.accept(self.verifier.ctr):
-                store.save_json(self.counter_path, sign.counter_doc(self.verifier.last_ctr),
-                                sign.counter_from_doc)
+                files.save_counter(self.agent.root, self.verifier.last_ctr)
         if err is None:
             ok, err, state = self._apply(cmd, now_ms)
         else:
@@ -144,22 +156,20 @@ class Comms:
 
     def set_config(self, field, value):
         """Change one config field (validated against the whole schema, saved atomically),
-        then restart so it applies from a clean boot. (ok, error, state) as an ack wants."""
+        then restart so it applies from a clean boot. (ok, error, state) as an ack wants.
+        A value already in force writes nothing and restarts nothing (no flash wear)."""
         path = self.agent.root + files.CONFIG_FILE
         raw, _, _ = store.load_json(path)
         new, errors = commands.check_set(raw, field, value)
         if new is None:
             return False, "; ".join(errors), None
-        store.save_json(path, new, config.load)
+        cfg = config.load(new)
+        if cfg != config.check(config.CONFIG, raw)[0]:
+            store.save_json(path, new, config.load)
+        if cfg == self.agent.cfg:
+            return True, None, {"field": field, "value": value, "unchanged": True}
         self.agent.restart_in(RESTART_GRACE_MS)
         return True, None, {"field": field, "value": value, "restart_in_ms": RESTART_GRACE_MS}
-
-    def _load_counter(self):
-        try:
-            n = store.load_json(self.counter_path, sign.counter_from_doc)[0]
-        except (store.StoreError, OSError):
-            return 0  # first boot: no signed command seen yet
-        return n if isinstance(n, int) else 0
 
     def goodbye(self):
         """Before a commanded restart: say offline ourselves, then leave cleanly."""

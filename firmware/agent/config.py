@@ -40,7 +40,9 @@ CONFIG = {
         # Events kept while the broker is unreachable; the oldest go first when full.
         "queue_len": ("int", 32, 1, 512, _ALL),
         # Refuse commands without a valid HMAC-SHA256 signature (key in secrets.json).
-        "signed_cmds": ("bool", False, None, None, _ALL),
+        # On unless a lab turns it off: anyone who may publish a device's cmd topic could
+        # otherwise reboot it or change its config.
+        "signed_cmds": ("bool", True, None, None, _ALL),
         # Publish Home Assistant MQTT discovery documents (off by default).
         "ha_discovery": ("bool", False, None, None, _ALL),
         "ha_prefix": ("id", "homeassistant", 1, 32, _ALL),

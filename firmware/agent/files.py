@@ -1,12 +1,13 @@
-# The device's own files: board.json, config.json, secrets.json (and the safe-mode flag).
+# The device's own files (shell: the flash): board.json, config.json, secrets.json, flags.
 # Loading them touches only the filesystem, so the host tools use this module as it is.
 from agent import board as boards
-from agent import config, store
+from agent import config, sign, store
 
 BOARD_FILE = "board.json"
 CONFIG_FILE = "config.json"
 SECRETS_FILE = "secrets.json"
 SAFE_MODE_FILE = "safemode"  # present: main.py leaves the REPL to the technician
+COUNTER_FILE = "cmdctr.json"  # the last signed command's counter (agent.sign)
 
 
 def _load(root, name, validate):
@@ -25,12 +26,31 @@ def load_all(root=""):
     problems = p_board + p_cfg + p_sec
     if board is not None and cfg is not None:
         problems += fit_problems(board, cfg)
-    if cfg is not None and secrets is not None and cfg["mqtt"]["signed_cmds"] \
-            and not secrets["cmd"]["key"]:
-        problems.append("config.json: mqtt.signed_cmds is on but secrets.json has no cmd.key:"
-                        " every command would be refused")
+    if cfg is not None:
+        problems += mqtt_problems(root, cfg, secrets)
     return {"board": board, "config": cfg, "config_source": cfg_src, "secrets": secrets,
             "problems": problems}
+
+
+def mqtt_problems(root, cfg, secrets):
+    """What the link would stumble on: TLS without the CA file, signing without a key."""
+    out = []
+    m = cfg["mqtt"]
+    if m["tls"] and not _exists(root + m["ca_file"]):
+        out.append("config.json: mqtt.tls is on but %s is missing: the broker cannot be"
+                   " checked, so the device will not connect" % m["ca_file"])
+    if secrets is not None and m["signed_cmds"] and not secrets["cmd"]["key"]:
+        out.append("config.json: mqtt.signed_cmds is on but secrets.json has no cmd.key:"
+                   " every command would be refused")
+    return out
+
+
+def _exists(path):
+    try:
+        open(path).close()
+        return True
+    except OSError:
+        return False
 
 
 def fit_problems(board, cfg):
@@ -46,11 +66,17 @@ def fit_problems(board, cfg):
     return out
 
 
+def load_counter(root="") -> int:
+    """The last accepted signed-command counter; 0 before the first one."""
+    try:
+        return store.load_json(root + COUNTER_FILE, sign.counter_from_doc)[0] or 0
+    except (store.StoreError, OSError):
+        return 0
+
+
+def save_counter(root, n):
+    store.save_json(root + COUNTER_FILE, sign.counter_doc(n), sign.counter_from_doc)
 
 
 def safe_mode(root=""):
-    try:
-        open(root + SAFE_MODE_FILE).close()
-        return True
-    except OSError:
-        return False
+    return _exists(root + SAFE_MODE_FILE)

@@ -1,4 +1,4 @@
-# Hardware access for the base loop (shell: the only layer that touches `machine`).
+# Hardware every role shares (shell): watchdog, status LED, resets, heap, the valve's safe state.
 # Role-specific sensors and outputs get their own small shell modules beside this one.
 import gc
 

@@ -6,6 +6,9 @@
 # connect polled without blocking, TLS via ssl.SSLContext, CONNECT written here and CONNACK
 # polled. The open socket, wrapped so every read and write is bounded, is then handed to
 # MQTTClient for subscribe / publish / check_msg / ping: the same calls in every version.
+# Incoming packets are read by our own wait_msg (_Client), which umqtt's publish and
+# subscribe call too: it hands on the retain flag (a retained command must never run) and
+# refuses a PUBLISH over PACKET_IN_MAX by reading it off in small pieces, never whole.
 #
 # States: WIFI (associating) -> TCP (connect in progress) -> SESSION (TLS handshake, CONNECT,
 # CONNACK, all polled) -> UP; any failure -> WAIT (backoff with full jitter) -> TCP again.
@@ -31,6 +34,10 @@ STATE_NAMES = ("wifi", "tcp", "session", "up", "wait")  # session: TLS, CONNECT,
 _INBOX_MAX = 8  # commands waiting for the app; more in one burst are dropped and counted
 _READS_PER_SERVICE = 8  # bound the work of one service() call under a message flood
 _FLUSH_PER_SERVICE = 4
+# The largest PUBLISH (remaining length) taken in: a signed command is at most 1 KB
+# (agent.sign.WRAPPER_MAX_BYTES) plus its topic; anything bigger is skipped, not allocated.
+PACKET_IN_MAX = 2048
+_SKIP_CHUNK = 64
 _IPPROTO_TCP, _TCP_NODELAY = 6, 1  # same numbers in lwIP and Linux; not all ports name them
 # Association failures the radio reports at once (no point waiting for the timeout).
 _WIFI_FAILED = {
@@ -90,12 +97,72 @@ class _BoundedSocket:
             if not self.blocking:
                 self.raw.settimeout(0)
 
+    def skip(self, n, scratch):
+        """Read n bytes off the stream into a reused buffer: an oversize packet costs no
+        heap. Raises OSError if the peer stops before (the session is then dropped)."""
+        self.flush()
+        while n > 0:
+            got = self.stream.readinto(scratch, n if n < len(scratch) else len(scratch))
+            if not got:
+                raise OSError(errno.ETIMEDOUT)
+            self.rx += got
+            n -= got
+
     def setblocking(self, flag):
         self.blocking = flag
         self.raw.settimeout(self.timeout_s if flag else 0)
 
     def close(self):
         self.stream.close()
+
+
+class _Client(MQTTClient):
+    """umqtt.simple's client, reading incoming packets itself (same contract as umqtt's
+    wait_msg: returns the type byte of a packet it does not consume, for publish() and
+    subscribe() to read the rest). The callback gets (topic, payload, retained)."""
+
+    def __init__(self, link):
+        MQTTClient.__init__(self, link.client_id, link.host, link.port,
+                            keepalive=link.keepalive_s)
+        self.link = link
+
+    def wait_msg(self):
+        sock = self.sock
+        res = sock.read(1)
+        sock.setblocking(True)
+        if res is None:
+            return None
+        if res == b"":
+            raise OSError(-1)
+        op = res[0]
+        if op == 0xD0:  # PINGRESP
+            sock.read(1)
+            return None
+        if op & 0xF0 != 0x30:
+            return op
+        sz = self._recv_len()
+        qos = (op >> 1) & 3
+        if qos == 2:
+            raise LinkError("QoS 2 PUBLISH: subscriptions are QoS 1")
+        head = sock.read(2)
+        tlen = head[0] << 8 | head[1]
+        left = sz - 2 - tlen - (2 if qos else 0)
+        if left < 0:
+            raise LinkError("malformed PUBLISH")
+        big = sz > PACKET_IN_MAX
+        # The packet id sits after the topic: an oversize packet's topic is skipped, its id
+        # kept to acknowledge (so the broker does not send it again), its payload skipped.
+        scratch = self.link.scratch
+        topic = sock.skip(tlen, scratch) if big else sock.read(tlen)
+        pid = sock.read(2) if qos else None
+        if big:
+            sock.skip(left, scratch)
+            self.link.oversize += 1
+        else:
+            self.cb(topic, sock.read(left), op & 1)
+        if pid is not None:
+            sock.write(b"\x40\x02" + pid)  # PUBACK
+        return op
 
 
 class Link:
@@ -119,8 +186,10 @@ class Link:
         self.backoff = Backoff(base_ms=1000, cap_ms=m["backoff_max_s"] * 1000, rand=rand)
         self.wifi_backoff = Backoff(base_ms=2000, cap_ms=60000, rand=rand)
         self.outbox = Outbox(m["queue_len"])
-        self.inbox = []  # (topic, payload) of commands received, for the app
+        self.inbox = []  # (topic, payload, retained) of messages received, for the app
         self.inbox_dropped = 0
+        self.oversize = 0  # incoming messages over PACKET_IN_MAX, skipped unread
+        self.scratch = bytearray(_SKIP_CHUNK)
         self.wlan = wlan if wlan is not None else network.WLAN(network.STA_IF)
         self.state = WIFI
         self.since = now_ms  # when the current state began
@@ -311,7 +380,7 @@ class Link:
         why = connack_error(self.bounded.read(4))
         if why:
             raise LinkError(why)
-        c = MQTTClient(self.client_id, self.host, self.port, keepalive=self.keepalive_s)
+        c = _Client(self)
         c.sock = self.bounded
         c.set_callback(self._on_message)
         self.client = c
@@ -358,11 +427,11 @@ class Link:
         b.flush()
         return 0 if len(self.outbox) else 250
 
-    def _on_message(self, topic, payload):
+    def _on_message(self, topic, payload, retained):
         if len(self.inbox) >= _INBOX_MAX:
             self.inbox_dropped += 1
             return
-        self.inbox.append((topic, payload))
+        self.inbox.append((topic, payload, retained))
 
     def _close_socket(self):
         for s in (self.stream, self.sock):

@@ -1,4 +1,4 @@
-# The streetlight role's shell: the pole's pins (light sensor, motion input, lamp PWM), its
+# The streetlight role (shell): the pole's pins (light sensor, motion input, lamp PWM), its
 # tasks in the agent's loop, and its messages. Every decision is in agent.streetlight.
 import json
 import time

@@ -1,9 +1,11 @@
-# Signed commands: HMAC-SHA256 (RFC 2104) on hashlib.sha256, since MicroPython has no hmac.
+# Signed commands (pure): HMAC-SHA256 (RFC 2104) on hashlib.sha256; MicroPython has no hmac.
 #
 # Wire format: {"body": "<the command JSON, as a string>", "sig": "<64 hex>"}. The MAC covers
 # device_id + "\n" + body (UTF-8), so a command signed for one pole is refused by another,
 # and the body's "ctr" must exceed the last applied counter, so a recorded command cannot be
 # replayed. The counter moves only when the caller has applied the command (accept).
+# It may move at most CTR_WINDOW at a time: a single command (a slip of the operator's tool,
+# or a leaked key) cannot jump it to the end of the range and lock every later command out.
 import binascii
 import hashlib
 import json
@@ -12,6 +14,9 @@ from agent.message import safe_loads
 
 BLOCK = 64
 _CTR_MAX = (1 << 53) - 1
+# A sender that lost its count starts again from the device's last_ctr (diag, refusal text):
+# a million commands per step leaves room for 2**33 steps before the range is used up.
+CTR_WINDOW = 1000000
 WRAPPER_MAX_BYTES = 1024  # a 512-byte body, JSON-escaped, plus the signature
 BODY_MAX_BYTES = 512
 BODY_MAX_DEPTH = 4
@@ -124,12 +129,15 @@ class Verifier:
         if ctr <= self.last_ctr:
             return None, "ctr: %d is not above the last accepted %d (replay?)" % (
                 ctr, self.last_ctr)
+        if ctr - self.last_ctr > CTR_WINDOW:
+            return None, "ctr: %d is more than %d above the last accepted %d" % (
+                ctr, CTR_WINDOW, self.last_ctr)
         self.ctr = ctr
         return body_bytes, None
 
     def accept(self, ctr):
         """Record an applied command's counter; True if last_ctr moved (then persist it)."""
-        if _ctr_ok(ctr) and ctr > self.last_ctr:
+        if _ctr_ok(ctr) and 0 < ctr - self.last_ctr <= CTR_WINDOW:
             self.last_ctr = ctr
             return True
         return False

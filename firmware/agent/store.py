@@ -1,4 +1,4 @@
-# Power-cut-safe JSON files (config.json, secrets.json, counters).
+# Power-cut-safe JSON files (shell: the flash): config.json, secrets.json, counters.
 #
 # save: write NAME.tmp and read it back, move the current good NAME to NAME.bak, rename
 # NAME.tmp to NAME. At every instant at least one of NAME, NAME.tmp, NAME.bak holds a whole,

@@ -1,10 +1,10 @@
-# Technician helpers for the serial REPL at the pole:
+# Technician helpers for the serial REPL at the pole (shell):
 #   >>> import agent.tech as tech
 #   >>> tech.help()
 # Every change is validated against the same schema as the host tools and saved atomically.
 import json
 
-from agent import config, files, hal, store
+from agent import config, files, hal, sign, store
 
 ROOT = ""
 
@@ -15,6 +15,8 @@ tech.show()              the config in force (secrets hidden)
 tech.set('sec.field', v) change one config field (validated, saved atomically)
 tech.safe_mode(True)     next boot stops before the agent (REPL stays free); False undoes
 tech.link()              the MQTT link of the agent stopped by Ctrl-C: state, last error
+tech.counter()           the last signed command's counter (the next must be above it)
+tech.counter(0)          reset it, e.g. after a new cmd.key or a lost operator count
 tech.lamp(80)            streetlight: drive the lamp directly (agent stopped), to test it
 tech.override(80, 10)    streetlight: 80 % for 10 minutes, then automatic; resumes the agent
 tech.ranger()            inlet: one ranging burst now: distance, quality, fill level
@@ -63,12 +65,17 @@ def safe_mode(on=True):
     print("safe mode", "on" if on else "off", "from the next boot")
 
 
-def _agent():
+def _agent_quiet():
     from agent import app
 
-    if app.current is None:
-        print("no agent has run since boot: Ctrl-D to start it, then Ctrl-C")
     return app.current
+
+
+def _agent():
+    a = _agent_quiet()
+    if a is None:
+        print("no agent has run since boot: Ctrl-D to start it, then Ctrl-C")
+    return a
 
 
 def link():
@@ -83,6 +90,24 @@ def link():
     print("error  :", lk.last_error or "none")
     print("session: %d opened, %d lost; %d events queued, %d dropped"
           % (lk.connects, lk.reconnects, len(lk.outbox), lk.outbox.dropped))
+
+
+def counter(reset_to=None):
+    """Show the signed-command counter, or set it (saved atomically; the stopped agent
+    takes it too). Lowering it lets old recorded commands be replayed: do it together with
+    a new cmd.key, or when the operator's tool lost its count."""
+    if reset_to is None:
+        print("last accepted command counter:", files.load_counter(ROOT))
+        return
+    if type(reset_to) is not int or reset_to < 0:
+        print("counter(N): N must be a whole number, 0 or more")
+        return
+    files.save_counter(ROOT, reset_to)
+    a = _agent_quiet()
+    if a is not None and a.comms is not None:
+        a.comms.verifier.last_ctr = reset_to
+    print("command counter set to %d; the next signed command needs ctr %d..%d" % (
+        reset_to, reset_to + 1, reset_to + sign.CTR_WINDOW))
 
 
 def lamp(level_pct):

@@ -1,4 +1,4 @@
-# The MQTT topic scheme, shared by the device, the host tools and the broker ACL generator.
+# The MQTT topic scheme (pure), shared by the device, the host tools and the ACL generator.
 #
 #   <prefix>/<site>/<kind>/<device_id>/<channel>        one device's own topics
 #   <prefix>/<site>/<kind>/group/<group>/<channel>      a light-ahead group / an inlet branch

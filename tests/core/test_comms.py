@@ -152,9 +152,46 @@ def test_set_applies_only_a_valid_change(comms_mod, tmp_path, field, value):
     (ack,) = [e for t, e in c.link.events if t == c.topics.cmd_ack]
     if ack["ok"]:
         saved = store.load_json(agent.root + "config.json", config.load)[0]
-        assert config.get(saved, field) == value and agent.restarts
+        assert config.get(saved, field) == value
+        # A new value restarts the agent; the value already in force touches nothing.
+        assert bool(agent.restarts) != bool(ack["state"].get("unchanged"))
+        if not agent.restarts:
+            assert snapshot(agent.root) == before
     else:
         assert snapshot(agent.root) == before and not agent.restarts
+
+
+def test_a_set_to_the_value_in_force_writes_nothing_and_restarts_nothing(comms_mod, tmp_path):
+    agent, c = make(comms_mod, tmp_path, signed=False)
+    before = snapshot(agent.root)
+    in_force = agent.cfg["loop"]["heartbeat_s"]
+    for i, value in enumerate((in_force, in_force + 1)):
+        cmd = json.dumps({"id": "s%d" % i, "cmd": "set",
+                          "args": {"field": "loop.heartbeat_s", "value": value}})
+        c._handle(c.topics.cmd, cmd.encode(), 1000)
+    same, new = [e for t, e in c.link.events if t == c.topics.cmd_ack]
+    assert same["ok"] and same["state"]["unchanged"] is True
+    assert new["ok"] and "unchanged" not in new["state"]
+    assert agent.restarts == [comms_mod.RESTART_GRACE_MS]  # the new value only
+    assert snapshot(agent.root) != before
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_a_retained_command_never_runs_and_is_refused_once(comms_mod, tmp_path, signed):
+    agent, c = make(comms_mod, tmp_path, signed=signed)
+    before = snapshot(agent.root)
+    body = json.dumps({"id": "r1", "cmd": "reboot", "ctr": 3})
+    payload = sign.sign_command(KEY, "pole-3", body) if signed else body.encode()
+    for reconnect in range(3):  # the broker hands it to every new session
+        c._handle(c.topics.cmd, payload, 1000 + reconnect, retained=True)
+    acks = [e for t, e in c.link.events if t == c.topics.cmd_ack]
+    assert len(acks) == 1 and not acks[0]["ok"] and "retained" in acks[0]["error"]
+    assert acks[0]["id"] == "r1"
+    assert agent.restarts == [] and snapshot(agent.root) == before
+    assert c.verifier.last_ctr == 0  # a retained copy does not use up its counter
+    # The same command sent live runs.
+    c._handle(c.topics.cmd, payload, 2000)
+    assert agent.restarts and [e for t, e in c.link.events if t == c.topics.cmd_ack][-1]["ok"]
 
 
 def test_signed_set_is_applied_and_its_counter_persisted(comms_mod, tmp_path):

@@ -208,6 +208,18 @@ def test_any_payload_to_the_verifier_never_raises(payload, required):
     assert v.last_ctr == 0
 
 
+def test_one_command_cannot_use_up_the_counter_range():
+    """A genuinely signed command with the largest counter is refused, and the device still
+    takes the next ordinary one (before: accepted, then every later command was refused)."""
+    v = sign.Verifier(KEY, True, 41)
+    top = sign.sign_command(KEY, "p", json.dumps({"id": "c", "cmd": "ping", "ctr": 2**53 - 1}))
+    got, err = v.check(top, "p")
+    assert got is None and "more than" in err and "41" in err
+    assert not v.accept(2**53 - 1) and v.last_ctr == 41
+    nxt = sign.sign_command(KEY, "p", json.dumps({"id": "c", "cmd": "ping", "ctr": 42}))
+    assert v.check(nxt, "p")[1] is None and v.accept(v.ctr) and v.last_ctr == 42
+
+
 @given(device_ids, st.integers(1, 2**53 - 1), st.binary(min_size=1, max_size=64))
 def test_signed_commands_verify_only_for_their_device_and_key(dev, ctr, key):
     body = json.dumps({"id": "c", "cmd": "ping", "ctr": ctr})
@@ -231,14 +243,19 @@ def test_any_altered_body_is_refused(pos, byte):
     assert got is None and "sig" in err
 
 
-@given(st.lists(st.integers(0, 20), max_size=30), st.lists(st.booleans(), max_size=30))
+W = sign.CTR_WINDOW
+near_window = st.sampled_from([0, 1, 2, 20, W - 1, W, W + 1, 2 * W, 2**53 - 1])
+
+
+@given(st.lists(st.integers(0, 20) | near_window, max_size=30),
+       st.lists(st.booleans(), max_size=30))
 def test_counter_only_moves_for_applied_commands(ctrs, applied):
     v = sign.Verifier(KEY, True, 0)
     model = 0
     for i, ctr in enumerate(ctrs):
         body = json.dumps({"id": "c", "cmd": "ping", "ctr": ctr})
         got, err = v.check(sign.sign_command(KEY, "p", body), "p")
-        assert (got is not None) == (ctr > model), (ctr, model, err)
+        assert (got is not None) == (model < ctr <= model + W), (ctr, model, err)
         if got is not None and (applied[i] if i < len(applied) else True):
             assert v.accept(v.ctr)
             model = ctr

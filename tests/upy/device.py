@@ -10,7 +10,8 @@ FIRMWARE = ROOT + "/firmware/"
 
 STREETLIGHT = {"device": {"id": "pole-1", "role": "streetlight", "board": "esp32-devkitc"},
                "mqtt": {"host": "127.0.0.1"}}
-SECRETS = {"wifi": {"ssid": "street", "password": "secret"}}
+# As `street broker init` provisions it: commands are signed by default (mqtt.signed_cmds).
+SECRETS = {"wifi": {"ssid": "street", "password": "secret"}, "cmd": {"key": "5a" * 32}}
 
 
 class PowerOff(BaseException):

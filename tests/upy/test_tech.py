@@ -71,3 +71,17 @@ def test_lamp_and_link_report_on_a_stopped_streetlight():
     want = output.perceived_to_output(50, "log") / 100
     assert abs(simworld.pwm_fraction(25) - want) < 0.001  # the lamp pin of esp32-devkitc
     tech.link()  # prints the link state; must not raise
+
+
+def test_counter_reset_at_the_pole_reaches_the_file_and_the_stopped_agent():
+    d = device.make("tech6")
+    device.power_on(d, 2000)  # runs, then the "technician" stops it
+    from agent import app, files, tech
+
+    _in(d, lambda: tech.counter(41))
+    assert files.load_counter(d) == 41 and app.current.comms.verifier.last_ctr == 41
+    _in(d, lambda: tech.counter(-1))  # refused with a line, nothing changes
+    _in(d, lambda: tech.counter("7"))
+    assert files.load_counter(d) == 41
+    _in(d, lambda: tech.counter(0))
+    assert files.load_counter(d) == 0 and app.current.comms.verifier.last_ctr == 0
