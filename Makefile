@@ -8,7 +8,7 @@ CACHE := .cache
 STUBS := $(CACHE)/esp32-stubs
 MPLIB := $(CACHE)/mplib
 
-.PHONY: setup test check lint typecheck compile imports test-core test-upy bench demo clean help
+.PHONY: setup test check lint typecheck compile imports layers test-core test-upy bench demo clean help
 
 help:
 	@echo "make test    set up everything (venv, MicroPython unix port, stubs, umqtt, Mosquitto) and run all checks and tests"
@@ -36,13 +36,16 @@ $(MPLIB)/umqtt/simple.py: $(VENV)/.deps
 mosquitto: $(VENV)/.deps
 	@$(PY) -m host_tools.setup.mosquitto
 
-check: setup compile typecheck lint imports
+check: setup compile typecheck lint imports layers
 
 compile:
 	$(PY) -m host_tools.setup.checks compile
 
 imports:
 	$(PY) -m host_tools.setup.checks imports
+
+layers:
+	$(PY) -m host_tools.setup.checks layers
 
 typecheck:
 	$(BIN)/pyright -p pyrightconfig.json
