@@ -10,7 +10,7 @@ none, and `allow_anonymous false` refuses them anyway."""
 
 from agent import discovery, topics
 
-from .fleet import OPERATOR, STATION, Device
+from .fleet import MONITOR, OPERATOR, STATION, Device
 
 # The vacuum station's own topics sit beside the devices' under kind "station", which is not a
 # device role, so no device topic can collide with them.
@@ -31,12 +31,20 @@ def device_rules(d: Device) -> list[tuple[str, str]]:
     return _merge(read, write)
 
 
-def operator_rules(prefixes: list[str]) -> list[tuple[str, str]]:
-    """Fleet monitor and command line: read all, write only device and group commands."""
+def monitor_rules(prefixes: list[str]) -> list[tuple[str, str]]:
+    """A fleet monitor (dashboard, logger): reads everything the operator reads, writes
+    nothing. Its own login, so it and a command tool never knock each other off."""
     out = []
     for p in prefixes:
         out.append(("read", f"{p}/#"))
         out.append(("read", f"{discovery.HA_PREFIX_DEFAULT}/#"))
+    return out
+
+
+def operator_rules(prefixes: list[str]) -> list[tuple[str, str]]:
+    """The command line: reads what the monitor reads, writes only device and group commands."""
+    out = monitor_rules(prefixes)
+    for p in prefixes:
         out.append(("write", f"{p}/+/+/+/cmd"))  # <prefix>/<site>/<kind>/<device>/cmd
         out.append(("write", f"{p}/+/+/group/+/cmd"))
     return out
@@ -61,11 +69,13 @@ def _merge(read: list[str], write: list[str]) -> list[tuple[str, str]]:
 
 
 def fleet_rules(devices: list[Device]) -> dict[str, list[tuple[str, str]]]:
-    """{user name: rules} for the whole fleet: every device, the operator and the station."""
+    """{user name: rules} for the whole fleet: every device, the operator, the monitor and the
+    station."""
     users = {d.id: device_rules(d) for d in devices}
     prefixes = sorted({d.prefix for d in devices})
     sites = sorted({(d.prefix, d.site) for d in devices})
     users[OPERATOR] = operator_rules(prefixes)
+    users[MONITOR] = monitor_rules(prefixes)
     users[STATION] = station_rules(sites)
     return users
 

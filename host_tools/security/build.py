@@ -26,6 +26,10 @@ BROKER_FILES = ("ca.key", "ca.crt", "ca.der", "server.key", "server.crt", "passw
 SECRET_FILES = ("ca.key", "server.key", "passwd", "accounts.json")  # 0600
 # What the broker itself reads; with `group`, these become group-readable (0640) for it.
 BROKER_READS = ("server.key", "passwd", "acl")
+# Said by every report: the keys init writes are there to be used.
+SIGNED_COMMANDS = ("commands: devices run only commands signed with their cmd.key (in "
+                   "secrets.json); unsigned commands only where a device's config.json says "
+                   "\"signed_cmds\": false, a lab choice")
 
 
 @dataclass
@@ -37,6 +41,8 @@ class InitReport:
     kept_devices: list[str] = field(default_factory=list)
     removed_devices: list[str] = field(default_factory=list)
     rotated: list[str] = field(default_factory=list)
+    max_packet_bytes: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"CA: {self.ca}", f"server certificate: {self.server_cert}"]
@@ -46,7 +52,20 @@ class InitReport:
                              ("rotated", self.rotated)):
             if items:
                 out.append(f"{title}: {', '.join(items)}")
+        out.append(f"largest MQTT packet: {self.max_packet_bytes} bytes (--max-packet-bytes)")
+        out.append(SIGNED_COMMANDS)
+        out += [f"warning: {w}" for w in self.warnings]
         return out
+
+
+def _station_sites_warning(devices: list[Device]) -> list[str]:
+    """The one station login serves one running station (client id = user name), and a
+    station serves one site: inlets on several sites cannot all be served at once."""
+    sites = sorted({f"{d.prefix}/{d.site}" for d in devices if d.role == "inlet"})
+    if len(sites) < 2:
+        return []
+    return [f"inlets on {len(sites)} sites ({', '.join(sites)}) share the one station login, "
+            "and only one station can be connected with it at a time"]
 
 
 def _write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
@@ -138,6 +157,8 @@ def _build(out: Path, tmp: Path, devices: list[Device], hosts: list[str], wifi: 
         report.removed_devices = sorted(p.name for p in (out / "devices").iterdir()
                                         if p.is_dir() and p.name not in keep)
     report.rotated = sorted(rotate)
+    report.max_packet_bytes = listener.max_packet_bytes
+    report.warnings = _station_sites_warning(devices)
 
 
 def _give_group(tmp: Path, group: str) -> None:

@@ -3,9 +3,21 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+# The largest MQTT packet (fixed header, topic and payload) the broker takes in; a client that
+# sends a bigger one is disconnected before the packet is read, so it never reaches anyone.
+# What must fit (docs/broker.md): a device's largest message, its get_config ack (~2 KB with
+# the longest ids and lists), a signed command (agent.sign.WRAPPER_MAX_BYTES, 1 KB, plus its
+# topic), Home Assistant discovery documents (< 1 KB), and the station's retained state
+# (~0.25 KB plus ~0.12 KB per pipe branch). 16 KiB admits all of these, a station with up to
+# ~120 branches, and refuses a 100 KB or 1 MB command (tests/host/test_broker_packet_budget.py).
+MAX_PACKET_BYTES_DEFAULT = 16384
+MAX_PACKET_BYTES_MIN = 4096  # below this, legitimate messages would get their sender dropped
+MAX_PACKET_BYTES_MAX = 268435455  # MQTT's own limit on a packet's remaining length
+
 
 @dataclass(frozen=True)
 class ListenerOptions:
+    """What mosquitto.conf is made from: the listeners, persistence and the packet limit."""
     tls_port: int = 8883
     tls_bind: str = ""  # "" listens on every interface
     # An optional plain listener for tools on the broker machine itself (never exposed).
@@ -13,6 +25,7 @@ class ListenerOptions:
     plain_bind: str = "127.0.0.1"
     persistence: bool = True
     persistence_location: str = "/var/lib/mosquitto/"
+    max_packet_bytes: int = MAX_PACKET_BYTES_DEFAULT  # global, for every listener
 
 
 def _value_problem(what: str, value: str) -> str | None:
@@ -31,7 +44,18 @@ def conf_problems(conf_dir: str | Path, opts: ListenerOptions) -> list[str]:
     for what, port in (("--port", opts.tls_port), ("--local-port", opts.plain_port)):
         if port is not None and not 0 < port < 65536:
             out.append(f"{what} {port}: must be 1..65535")
+    if not MAX_PACKET_BYTES_MIN <= opts.max_packet_bytes <= MAX_PACKET_BYTES_MAX:
+        out.append(f"--max-packet-bytes {opts.max_packet_bytes}: must be "
+                   f"{MAX_PACKET_BYTES_MIN}..{MAX_PACKET_BYTES_MAX} (default "
+                   f"{MAX_PACKET_BYTES_DEFAULT}; smaller would refuse the fleet's own messages)")
     return [e for e in out if e]
+
+
+# Each login's client id becomes its user name, so a client can only ever take over a session
+# of its own login, never another device's, the station's or the operator's. Mosquitto 2.0
+# reads this option per listener, whatever per_listener_settings says; placed before the first
+# `listener` line it would even open an extra listener on port 1883. So: in every listener.
+BIND_CLIENT_ID = "use_username_as_clientid true"
 
 
 def render_conf(conf_dir: str | Path, opts: ListenerOptions | None = None) -> str:
@@ -50,6 +74,9 @@ def render_conf(conf_dir: str | Path, opts: ListenerOptions | None = None) -> st
         "allow_anonymous false",
         f"password_file {d}/passwd",
         f"acl_file {d}/acl",
+        "# The largest packet (header, topic, payload) taken in: a client sending a bigger one",
+        "# is disconnected and its packet is never delivered. Global, for every listener.",
+        f"max_packet_size {opts.max_packet_bytes}",
         f"persistence {'true' if opts.persistence else 'false'}",
     ]
     if opts.persistence:
@@ -67,11 +94,15 @@ def render_conf(conf_dir: str | Path, opts: ListenerOptions | None = None) -> st
         "# lines of their own: Mosquitto has no end-of-line comments.",
         "tls_version tlsv1.2",
         "require_certificate false",
+        "# The client id is the user name: no login can take over another login's session.",
+        "# Per listener in Mosquitto 2.0, so every listener repeats it.",
+        BIND_CLIENT_ID,
     ]
     if opts.plain_port:
         lines += [
             "",
             "# Plain MQTT for tools on this machine only.",
             f"listener {opts.plain_port} {opts.plain_bind}",
+            BIND_CLIENT_ID,
         ]
     return "\n".join(lines) + "\n"

@@ -8,9 +8,10 @@ from pathlib import Path
 from agent import config
 
 # Broker accounts that are not devices; a device may not take one of these user names.
-OPERATOR = "operator"
-STATION = "station"
-ACCOUNT_NAMES = (OPERATOR, STATION)
+OPERATOR = "operator"  # commands: reads the fleet, writes device and group cmd topics
+MONITOR = "monitor"  # dashboards and loggers: reads what the operator reads, writes nothing
+STATION = "station"  # the vacuum station coordinator
+ACCOUNT_NAMES = (OPERATOR, MONITOR, STATION)
 
 
 NO_DEVICES = "no devices: give --device id:role[:group] or --fleet FILE"

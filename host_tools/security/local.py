@@ -23,7 +23,7 @@ class SecureBroker:
     port: int  # plain MQTT on 127.0.0.1, same passwords and ACL
     tls_port: int  # TLS on 127.0.0.1, server certificate for the hosts given
     secrets: dict[str, dict]  # device id -> its secrets.json object
-    accounts: dict[str, dict]  # "operator"/"station" -> {"user", "password"}
+    accounts: dict[str, dict]  # "operator"/"monitor"/"station" -> {"user", "password"}
     _tmp: tempfile.TemporaryDirectory
 
     @property
@@ -35,7 +35,7 @@ class SecureBroker:
         return (self.dir / "ca.der").read_bytes()
 
     def login(self, name: str) -> tuple[str, str]:
-        """(user, password) of a device id, "operator" or "station"."""
+        """(user, password) of a device id, "operator", "monitor" or "station"."""
         entry = self.accounts.get(name) or self.secrets[name]["mqtt"]
         return entry["user"], entry["password"]
 

@@ -6,7 +6,8 @@ as root; otherwise we say exactly how to install it and fail.
 
 import os
 import shutil
-import subprocess
+
+from host_tools.setup import apt
 
 PACKAGES = ("mosquitto", "mosquitto-clients")
 
@@ -20,20 +21,18 @@ def ensure() -> str:
     found = find()
     if found:
         return found
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        print("mosquitto not found: installing it with apt-get", flush=True)
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *PACKAGES], check=True, env=env)
-        # Debian's package starts a system broker on 1883; the tests never use it.
-        found = find()
-        if found:
-            return found
-    raise SystemExit(
-        "Mosquitto is needed for the broker tests but is not installed.\n"
-        "Install it with:  sudo apt-get install mosquitto mosquitto-clients\n"
-        "(on macOS: brew install mosquitto), then run `make test` again."
-    )
+    if not apt.can_install():
+        raise SystemExit(
+            "Mosquitto is needed for the broker tests but is not installed.\n"
+            "Install it with:  sudo apt-get install mosquitto mosquitto-clients\n"
+            "(on macOS: brew install mosquitto), then run `make test` again."
+        )
+    # Debian's package starts a system broker on 1883; the tests never use it.
+    apt.install(PACKAGES, "the broker tests")
+    found = find()
+    if not found:
+        raise SystemExit("mosquitto was installed but is not on PATH nor in /usr/sbin")
+    return found
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ Subscribes (QoS 1) to <prefix>/<site>/inlet/+/state, .../+/event and .../+/statu
 
 The clocks are injectable so a simulation can run the station faster than real time:
 clock_ms() is monotonic ms, wall_s() epoch seconds or None for the envelope's ts.
+
+A broker made by `street broker init` binds the client id to the login: whatever id is asked
+for, the station's session is the station login's own (so its persistent session survives
+restarts under that name, and no other login can take it over).
 """
 
 import json
@@ -27,6 +31,34 @@ from .coordinator import Coordinator
 
 QOS = 1
 _KEPT = 10000
+# CONNACK refusals (paho's reason names) that the same login will get again on every retry:
+# the station gives up on these at once instead of retrying for ever in silence.
+FINAL_REFUSALS = frozenset({"Unsupported protocol version", "Client identifier not valid",
+                            "Bad user name or password", "Not authorized", "Banned",
+                            "Bad authentication method"})
+_REFUSAL_HINTS = {
+    # Mosquitto answers a wrong password with this one on MQTT 3.1.1.
+    "Not authorized": "wrong user name or password, or this login may not connect",
+    "Bad user name or password": "wrong user name or password",
+    "Client identifier not valid": "the broker refuses the client id",
+    "Unsupported protocol version": "the broker does not take MQTT 3.1.1",
+}
+
+
+def refusal_text(reason: str) -> str:
+    """A CONNACK reason with what it usually means."""
+    hint = _REFUSAL_HINTS.get(reason)
+    return f"{reason} ({hint})" if hint else reason
+
+
+class BrokerRefused(RuntimeError):
+    """The broker refused the login for a reason retrying cannot fix."""
+
+    def __init__(self, reason: str, user: str | None):
+        self.reason = reason
+        who = f" as {user}" if user else " (no user name)"
+        super().__init__(f"the broker refused the login{who}: {refusal_text(reason)}; "
+                         "retrying cannot fix this")
 
 
 def _monotonic_ms() -> float:
@@ -40,11 +72,13 @@ class StationService:
                  client_id: str | None = None, poll_s: float = 0.2, keepalive: int = 30,
                  on_record=None):
         """on_record(kind, now_ms, data) is called for each grant/alarm/fan/publish done
-        (from the service's thread), e.g. to print them. poll_s: the longest real-time wait
-        between ticks (the coordinator's due times are in clock_ms, which may run fast)."""
+        (from the service's thread), and for each "connected" and retried "refused" login
+        (from paho's thread), e.g. to print them with format_record. poll_s: the longest
+        real-time wait between ticks (the coordinator's due times are in clock_ms, which may
+        run fast)."""
         # Validate the topic segments once (raises ValueError on a bad prefix/site).
         topics.Topics(prefix, site, "inlet", "x")
-        self.host, self.port = host, port
+        self.host, self.port, self.user = host, port, user
         self.prefix, self.site = prefix, site
         self.root = station_root(prefix, site)
         self.clock_ms = clock_ms or _monotonic_ms
@@ -65,7 +99,8 @@ class StationService:
         self.bad_messages = 0
         self._q: queue.Queue = queue.Queue()
         self._stop = threading.Event()
-        self._subscribed = threading.Event()
+        self._ready = threading.Event()  # subscribed, or refused for good
+        self.refusal: str | None = None  # the CONNACK reason that ended the run
         self._thread: threading.Thread | None = None
         self._summary = None
         self._lock = threading.Lock()
@@ -92,13 +127,24 @@ class StationService:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
-            self._q.put(("connect_failed", str(reason_code)))
+            self._refused(client, str(reason_code))
             return
         client.publish(self.root + "status", b"online", qos=QOS, retain=True)
         client.subscribe([(f, QOS) for f in self._filters()])
 
+    def _refused(self, client, reason: str) -> None:
+        if reason not in FINAL_REFUSALS:
+            self._record("refused", self.clock_ms(), (reason,))  # paho retries with backoff
+            return
+        self.refusal = reason
+        client.disconnect()  # called in paho's callback: its loop ends instead of retrying
+        self._stop.set()
+        self._ready.set()
+
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
-        self._subscribed.set()
+        self._record("connected", self.clock_ms(),
+                     (self.host, self.port, self.user, self.prefix, self.site))
+        self._ready.set()
 
     def _on_message(self, client, userdata, msg):
         self._q.put(("msg", msg.topic, bytes(msg.payload)))
@@ -106,10 +152,15 @@ class StationService:
     # ---- the station's thread ----
 
     def start(self, wait_s: float = 10.0) -> "StationService":
-        """Connect, subscribe and run in a thread. Raises if the broker is not there."""
+        """Connect, subscribe and run in a thread. Raises OSError or RuntimeError if the
+        broker is not there, BrokerRefused as soon as it refuses the login for good."""
         self.client.connect(self.host, self.port, self.keepalive)
         self.client.loop_start()
-        if not self._subscribed.wait(wait_s):
+        ready = self._ready.wait(wait_s)
+        if self.refusal is not None:
+            self.client.loop_stop()
+            raise BrokerRefused(self.refusal, self.user)
+        if not ready:
             self.client.loop_stop()
             raise RuntimeError("no subscription on %s:%d within %ss" % (self.host, self.port,
                                                                        wait_s))
@@ -121,9 +172,10 @@ class StationService:
     def stop(self) -> None:
         """Stop deciding, say offline, disconnect. Safe to call twice."""
         self._stop.set()
-        if self._thread is not None:
+        # Not started when Ctrl-C lands inside start(): then there is nothing to join.
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(5)
-            self._thread = None
+        self._thread = None
         if self.client.is_connected():
             info = self.client.publish(self.root + "status", b"offline", qos=QOS, retain=True)
             try:
@@ -134,7 +186,8 @@ class StationService:
         self.client.loop_stop()
 
     def run_forever(self) -> None:
-        """For the CLI: run until stop() or Ctrl-C, then stop cleanly."""
+        """For the CLI: run until stop() or Ctrl-C, then stop cleanly. Raises BrokerRefused
+        when the broker refuses the login for good, at the start or on a reconnect."""
         try:
             self.start()
             while not self._stop.wait(0.5):
@@ -143,6 +196,8 @@ class StationService:
             pass
         finally:
             self.stop()
+        if self.refusal is not None:
+            raise BrokerRefused(self.refusal, self.user)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -177,9 +232,6 @@ class StationService:
                 self.coord.vacuum_restored(branch, self.clock_ms())
             else:
                 self.coord.vacuum_lost(branch, self.clock_ms())
-            return
-        if item[0] == "connect_failed":
-            self._record("alarm", self.clock_ms(), (None, None, "broker_refused", item[1]))
             return
         _, topic, payload = item
         now = self.clock_ms()
@@ -242,9 +294,7 @@ class StationService:
         if summary == self._summary:
             return
         self._summary = summary
-        rep = self.coord.cost.report(now)
-        rep.pop("by_branch", None)
-        fields = {"branches": summary, "cost": rep}
+        fields = state_fields(summary, self.coord.cost.report(now))
         self._publish(self.root + "state", fields, now, int(max(0.0, now - self.t0_ms)),
                       retain=True)
 
@@ -270,6 +320,14 @@ class StationService:
                     "fans": list(self.fans), "published": list(self.published)}
 
 
+def state_fields(summary: dict, cost_report: dict) -> dict:
+    """The station's retained state: each branch's phase (Coordinator.summary) and the energy
+    totals (its per-branch breakdown left out: the state must stay small, see
+    docs/broker.md on the broker's packet limit)."""
+    return {"branches": summary,
+            "cost": {k: v for k, v in cost_report.items() if k != "by_branch"}}
+
+
 def format_record(kind: str, now_ms: float, data: tuple) -> str | None:
     """One line for the CLI (without the time), or None for what it does not print."""
     if kind == "grant":
@@ -284,4 +342,10 @@ def format_record(kind: str, now_ms: float, data: tuple) -> str | None:
     if kind == "fan":
         branch, on = data
         return "fan    branch %s %s" % (branch, "on" if on else "off")
+    if kind == "connected":
+        host, port, user, prefix, site = data
+        return "connected to %s:%d as %s, listening for inlets of %s/%s" % (
+            host, port, user or "(no user name)", prefix, site)
+    if kind == "refused":
+        return "broker refused the login: %s; retrying" % refusal_text(data[0])
     return None

@@ -7,9 +7,12 @@ arrives the forbidden message would already have arrived had it been let through
 
 import itertools
 import json
+import os
 import queue
+import shutil
 import ssl
 import stat
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -17,10 +20,11 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from agent import config, topics
+from agent import config, sign, topics
 from host_tools.cli import main
 from host_tools.security import Device, init_broker_dir, start_secure_broker, tls
 from host_tools.security.acl import station_root
+from host_tools.station.service import StationService
 
 P, S = "city", "main"
 A = Device("pole-1", "streetlight", S, P, "elm")
@@ -49,8 +53,8 @@ def sb():
         b.close()
 
 
-def _paho(user=None, password=None, ctx=None):
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t{next(_ids)}")
+def _paho(user=None, password=None, ctx=None, client_id=None):
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"t{next(_ids)}")
     if user is not None:
         c.username_pw_set(user, password)
     if ctx is not None:
@@ -74,13 +78,20 @@ def connack(port, user, password, host="127.0.0.1", ctx=None):
 
 
 class Session:
-    """A logged-in paho client with an inbox."""
+    """A logged-in paho client with an inbox; `will` is (topic, payload), retained;
+    `drops` counts the times the broker closed the connection."""
 
-    def __init__(self, sb, name, password=None, host="127.0.0.1", port=None, ctx=None):
+    def __init__(self, sb, name, password=None, host="127.0.0.1", port=None, ctx=None,
+                 client_id=None, will=None):
         user, pw = sb.login(name)
         self.inbox: queue.Queue = queue.Queue()
-        self.c = _paho(user, password or pw, ctx)
+        self.c = _paho(user, password or pw, ctx, client_id)
+        if will:
+            self.c.will_set(will[0], will[1], qos=1, retain=True)
         self.c.on_message = lambda cl, ud, m: self.inbox.put((m.topic, m.payload.decode()))
+        self.drops = 0
+        self.dropped = threading.Event()
+        self.c.on_disconnect = self._on_disconnect
         connected, codes = threading.Event(), []
         self.c.on_connect = lambda cl, ud, flags, rc, props: (codes.append(rc), connected.set())
         self._subacks: dict[int, list] = {}
@@ -89,6 +100,11 @@ class Session:
         self.c.connect(host, port or sb.port, keepalive=30)
         self.c.loop_start()
         assert connected.wait(WAIT_S) and not codes[0].is_failure, f"{name}: {codes}"
+
+    def _on_disconnect(self, cl, ud, flags, rc, props):
+        if rc.is_failure:  # not our own disconnect()
+            self.drops += 1
+            self.dropped.set()
 
     def _on_subscribe(self, cl, ud, mid, codes, props):
         with self._subacked:
@@ -104,6 +120,13 @@ class Session:
 
     def pub(self, topic, payload, retain=False):
         self.c.publish(topic, payload, qos=1, retain=retain)
+
+    def pub_acked(self, topic, payload, retain=False):
+        """Publish (QoS 1) and wait for the broker's PUBACK, which it sends once it has
+        routed the message (or dropped it, against the ACL)."""
+        info = self.c.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish(WAIT_S)
+        assert info.is_published(), f"no PUBACK for {topic}"
 
     def until(self, topic, payload):
         """Every message received up to and including (topic, payload); fails without it."""
@@ -136,14 +159,16 @@ def sessions(sb):
 
 @pytest.fixture
 def monitor(sessions):
-    m = sessions("operator")
+    """The fleet monitor's own login: it and the operator's command tool can be connected at
+    once (one login is one client id, so two clients sharing it would knock each other off)."""
+    m = sessions("monitor")
     m.sub(f"{P}/#")
     return m
 
 
 # ---- devices and accounts on the real broker ----------------------------------------------
 
-def test_device_publishes_its_state_and_the_operator_receives_it(sessions, monitor):
+def test_device_publishes_its_state_and_the_monitor_receives_it(sessions, monitor):
     a = sessions(A.id)
     a.pub(t(A)["state"], "on")
     assert (t(A)["state"], "on") in monitor.until(t(A)["state"], "on")
@@ -237,6 +262,93 @@ def test_operator_commands_but_cannot_forge_device_state(sessions, monitor):
     assert [m for m in monitor.until(t(A)["cmd"], "fence") if m[1] == "forged"] == []
 
 
+def test_monitor_reads_the_fleet_but_cannot_command_it(sessions, monitor):
+    a, op = sessions(A.id), sessions("operator")
+    a.sub(t(A)["cmd"], t(A)["group_cmd"])
+    for topic in (t(A)["cmd"], t(A)["group_cmd"], t(A)["state"]):
+        # The PUBACK comes once the broker has dealt with the message: a fence from another
+        # client published after it would arrive after the message, had it been let through.
+        monitor.pub_acked(topic, "from-monitor")
+    op.pub(t(A)["cmd"], "fence")
+    assert [m for m in a.until(t(A)["cmd"], "fence") if m[1] == "from-monitor"] == []
+    assert [m for m in monitor.until(t(A)["cmd"], "fence") if m[1] == "from-monitor"] == []
+
+
+# ---- a login is its own client id ---------------------------------------------------------
+
+def test_a_login_cannot_take_over_the_sessions_of_others(sb, sessions, monitor):
+    """pole-1's login asking for the client ids of pole-2, the station, the operator and the
+    monitor only ever gets a session of its own: none of them is knocked off, and no last
+    will says they went offline."""
+    b = sessions(B.id, will=(t(B)["status"], "offline"))
+    b.sub(t(B)["cmd"])
+    op = sessions("operator")
+    user, password = sb.login("station")
+    station = StationService("127.0.0.1", sb.port, P, S, user=user, password=password)
+    station_status = station_root(P, S) + "status"
+    try:
+        station.start()  # the real service: persistent session, will on its status
+        seen = monitor.until(station_status, "online")
+        for cid in (B.id, "station", f"station-{P}-{S}", "operator", "monitor"):
+            intruder = sessions(A.id, client_id=cid)  # its own password: it is let in
+            # Had the broker handed it the session `cid`, the owner would be knocked off
+            # (and its will published) before this fence.
+            intruder.pub(t(A)["state"], f"fence-{cid}")
+            seen += monitor.until(t(A)["state"], f"fence-{cid}")
+            intruder.close()
+        assert [m for m in seen if m[1] == "offline"] == []
+        op.pub(t(B)["cmd"], "still-there")
+        assert b.until(t(B)["cmd"], "still-there") == [(t(B)["cmd"], "still-there")]
+        assert (b.drops, op.drops, monitor.drops) == (0, 0, 0)
+        assert station.client.is_connected() and station.refusal is None
+    finally:
+        station.stop()
+
+
+# ---- oversize packets and retained commands ----------------------------------------------
+
+def test_oversize_commands_never_reach_the_device_which_stays_connected(sessions, monitor):
+    a = sessions(A.id, will=(t(A)["status"], "offline"))
+    a.sub(t(A)["cmd"])
+    for size in (100_000, 1_000_000):
+        op = sessions("operator")
+        op.pub(t(A)["cmd"], "x" * size)
+        assert op.dropped.wait(WAIT_S), f"the sender of {size} bytes was not dropped"
+        op.close()  # else paho reconnects it, as the next operator, and knocks that one off
+    op = sessions("operator")
+    largest = "s" * sign.WRAPPER_MAX_BYTES  # the largest signed command a device takes
+    op.pub(t(A)["cmd"], largest)
+    op.pub(t(A)["cmd"], "fence")
+    assert a.until(t(A)["cmd"], "fence") == [(t(A)["cmd"], largest), (t(A)["cmd"], "fence")]
+    assert a.drops == 0
+    assert (t(A)["status"], "offline") not in monitor.until(t(A)["cmd"], "fence")
+
+
+def test_a_retained_command_is_cleared_with_mosquitto_pub(sb, sessions, tmp_path):
+    """What docs/broker.md tells an operator to do: `mosquitto_pub -r -n -t <cmd topic>`
+    with the operator login (from mosquitto_pub's config file, not the command line)."""
+    exe = shutil.which("mosquitto_pub")
+    assert exe, "mosquitto_pub not found: run `make setup` (package mosquitto-clients)"
+    cmd = t(C)["cmd"]
+    op = sessions("operator")
+    op.pub_acked(cmd, "reboot", retain=True)
+    op.close()  # one login, one client: mosquitto_pub is about to be the operator
+    before = sessions(C.id)
+    before.sub(cmd)
+    assert before.until(cmd, "reboot") == [(cmd, "reboot")]  # what every reconnect would get
+    before.close()
+    user, password = sb.login("operator")
+    (tmp_path / "mosquitto_pub").write_text(f"-u {user}\n-P {password}\n")
+    run = subprocess.run([exe, "-h", "127.0.0.1", "-p", str(sb.port), "-r", "-n", "-t", cmd],
+                         env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)},
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    after = sessions(C.id)
+    after.sub(cmd)
+    sessions("operator").pub(cmd, "fence")
+    assert after.until(cmd, "fence") == [(cmd, "fence")]
+
+
 # ---- TLS --------------------------------------------------------------------------------
 
 def device_context(ca_der: bytes) -> ssl.SSLContext:
@@ -286,9 +398,17 @@ def _mode(p: Path) -> int:
     return stat.S_IMODE(p.stat().st_mode)
 
 
+def _rights(acl: str, user: str) -> dict[str, str]:
+    """{topic: access} of one user's block in an ACL file."""
+    block = acl.split(f"user {user}\n")[1].split("\n\n")[0]
+    return dict(reversed(line.split()[1:]) for line in block.splitlines())
+
+
 def test_init_writes_the_documented_layout(tmp_path, capsys):
     out = tmp_path / "broker"
-    assert _init(out, "--wifi-ssid", "street", "--wifi-password", "pw12345678") == 0
+    (tmp_path / "wifi.txt").write_text("pw12345678\n")
+    assert _init(out, "--wifi-ssid", "street", "--wifi-password-file",
+                 str(tmp_path / "wifi.txt")) == 0
     assert sorted(_snapshot(out)) == sorted([
         "mosquitto.conf", "passwd", "acl", "ca.crt", "ca.key", "ca.der", "server.crt",
         "server.key", "accounts.json", "devices/pole-1/secrets.json", "devices/pole-1/ca.der",
@@ -307,21 +427,30 @@ def test_init_writes_the_documented_layout(tmp_path, capsys):
         assert sec["mqtt"]["password"] not in passwd  # hashed, never plain
         assert f"{dev}:$7$" in passwd
         assert (out / "devices" / dev / "ca.der").read_bytes() == (out / "ca.der").read_bytes()
-    assert set(accounts) == {"operator", "station"}
+    assert set(accounts) == {"operator", "monitor", "station"}
     assert all(a["password"] not in passwd for a in accounts.values())
     assert tls.cert_hosts(out / "server.crt") == {"broker.example", "10.0.0.5"}
     conf = (out / "mosquitto.conf").read_text()
     for line in ("allow_anonymous false", f"password_file {out}/passwd", f"acl_file {out}/acl",
-                 "listener 8883", f"keyfile {out}/server.key", "tls_version tlsv1.2"):
+                 "listener 8883", f"keyfile {out}/server.key", "tls_version tlsv1.2",
+                 "max_packet_size 16384"):
         assert line + "\n" in conf
-    block = (out / "acl").read_text().split("user pole-1\n")[1].split("\n\n")[0]
-    rights = dict(reversed(line.split()[1:]) for line in block.splitlines())
+    # Bound in the listener's own block: before it, Mosquitto 2.0 would open port 1883 too.
+    assert conf.split("listener 8883\n")[1].count("use_username_as_clientid true\n") == 1
+    acl = (out / "acl").read_text()
     want = {tp: "write" for tp in topics.acl_write(P, S, "streetlight", "pole-1", "elm")}
     want["homeassistant/+/pole-1/+/config"] = "write"  # its own discovery documents only
     for tp in topics.acl_read(P, S, "streetlight", "pole-1", "elm"):
         want[tp] = "readwrite" if tp in want else "read"
-    assert rights == want
-    assert "new devices: pole-1, bin-1" in capsys.readouterr().out
+    assert _rights(acl, "pole-1") == want
+    # The monitor reads what the operator reads, and writes nothing.
+    operator = _rights(acl, "operator")
+    assert _rights(acl, "monitor") == {tp: a for tp, a in operator.items() if a == "read"}
+    assert {a for a in operator.values()} == {"read", "write"}
+    said = capsys.readouterr().out
+    assert "new devices: pole-1, bin-1" in said
+    assert "only commands signed with their cmd.key" in said and '"signed_cmds": false' in said
+    assert "pw12345678" not in said
 
 
 def test_rerun_keeps_everything_and_rotate_replaces_only_what_is_asked(tmp_path):
@@ -385,14 +514,30 @@ def test_a_failure_while_building_leaves_the_folder_as_it_was(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broker"]
 
 
-def test_fleet_file_with_two_sites(tmp_path):
+def test_max_packet_bytes_is_an_init_option_with_a_floor(tmp_path, capsys):
+    out = tmp_path / "broker"
+    assert _init(out, "--wifi-ssid", "street", "--max-packet-bytes", "65536") == 0
+    assert "max_packet_size 65536\n" in (out / "mosquitto.conf").read_text()
+    assert "largest MQTT packet: 65536 bytes" in capsys.readouterr().out
+    before = _snapshot(out)
+    assert _init(out, "--max-packet-bytes", "1000") == 2  # a signed command would not fit
+    said = capsys.readouterr().out
+    assert "error: --max-packet-bytes 1000: must be 4096.." in said
+    assert "nothing was written" in said and _snapshot(out) == before
+
+
+def test_fleet_file_with_two_sites(tmp_path, capsys):
     fleet = tmp_path / "fleet.json"
     fleet.write_text(json.dumps({
         "prefix": "town", "wifi": {"ssid": "street"},
         "devices": [{"id": "p1", "role": "streetlight", "site": "north", "group": "g1"},
-                    {"id": "b1", "role": "inlet", "site": "south", "group": "br"}]}))
+                    {"id": "b1", "role": "inlet", "site": "south", "group": "br"},
+                    {"id": "b2", "role": "inlet", "site": "north", "group": "br"}]}))
     out = tmp_path / "broker"
     assert main(["broker", "init", str(out), "--host", "localhost", "--fleet", str(fleet)]) == 0
+    # One station login, one connected station, one site per station: say so.
+    assert ("warning: inlets on 2 sites (town/north, town/south) share the one station login"
+            in capsys.readouterr().out)
     acl = (out / "acl").read_text()
     assert "topic write town/north/streetlight/p1/state\n" in acl
     assert "topic read town/south/inlet/#\n" in acl  # the station, for the inlets' site

@@ -4,13 +4,20 @@ not granted again on its stale retained state until it asks again. The station r
 faster than real time so fan spin-up and plug transport take fractions of a second."""
 
 import json
+import queue
+import signal
+import subprocess
+import sys
 import threading
 import time
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from agent import message, vacuum
 from host_tools.broker import Broker
+from host_tools.cli import main
+from host_tools.security import Device, start_secure_broker
 from host_tools.station.coordinator import Coordinator
 from host_tools.station.service import StationService
 
@@ -142,3 +149,62 @@ def test_station_grants_once_per_request_over_a_real_broker():
             svc.stop()
         assert inlet.wait(lambda: inlet.station_status() == "offline", 3)
         inlet.close()
+
+
+# ---- `street station run` on a broker made by `street broker init` -------------------------
+
+@pytest.fixture(scope="module")
+def sb():
+    with start_secure_broker([Device("a", "inlet", "main", "city", "b1")]) as b:
+        yield b
+
+
+def _station_args(sb, password_file):
+    return ["station", "run", "--host", "127.0.0.1", "--port", str(sb.port),
+            "--user", "station", "--password-file", str(password_file)]
+
+
+def test_station_run_says_why_the_broker_refuses_it_and_gives_up(sb, tmp_path, capsys):
+    wrong = tmp_path / "password"
+    wrong.write_text(sb.login("station")[1] + "-not\n")
+    assert main(_station_args(sb, wrong)) == 1
+    said = capsys.readouterr().out.splitlines()
+    errors = [line for line in said if line.startswith("error:")]
+    assert errors == ["error: the broker refused the login as station: Not authorized (wrong "
+                      "user name or password, or this login may not connect); retrying cannot "
+                      "fix this"], said
+    assert not any("connected to" in line for line in said)
+
+
+def _lines(stream) -> tuple[queue.Queue, threading.Thread]:
+    """The lines of a child's output, read by a thread (ending at EOF) so that a test can
+    wait for them with a timeout."""
+    q: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: [q.put(line) for line in stream], daemon=True)
+    reader.start()
+    return q, reader
+
+
+def test_station_run_says_when_it_is_connected_and_stops_on_ctrl_c(sb, tmp_path):
+    right = tmp_path / "password"
+    right.write_text(sb.login("station")[1] + "\n")
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools.cli", *_station_args(sb, right)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines, reader = _lines(proc.stdout)
+    said = []
+    try:
+        while not any("connected to" in line for line in said):
+            try:
+                said.append(lines.get(timeout=20))
+            except queue.Empty:
+                pytest.fail(f"never said it was connected: {said}")
+        assert said[-1].split(" ", 1)[1] == (f"connected to 127.0.0.1:{sb.port} as station, "
+                                             "listening for inlets of city/main\n")
+        proc.send_signal(signal.SIGINT)  # Ctrl-C, to our own child by its PID
+        assert proc.wait(timeout=20) == 0, said + list(lines.queue)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(5)  # the child is gone: its output ends
+        proc.stdout.close()

@@ -1,8 +1,12 @@
 """The `street` command: what a person preparing a device sees."""
 
+import getpass
 import json
 import shutil
+import sys
 from pathlib import Path
+
+import pytest
 
 from host_tools.cli import main
 
@@ -36,7 +40,9 @@ def test_board_check_reports_unreadable_file(tmp_path, capsys):
 def _device(tmp_path, config):
     shutil.copy(ROOT / "boards" / "esp32-devkitc.json", tmp_path / "board.json")
     (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "secrets.json").write_text(json.dumps({"wifi": {"ssid": "street"}}))
+    # With its command key: commands are signed by default (mqtt.signed_cmds).
+    (tmp_path / "secrets.json").write_text(json.dumps({"wifi": {"ssid": "street"},
+                                                       "cmd": {"key": "5a" * 32}}))
     return str(tmp_path)
 
 
@@ -59,3 +65,87 @@ def test_schema_lists_every_field(capsys):
     assert main(["config", "schema"]) == 0
     out = capsys.readouterr().out
     assert "light.pwm_hz" in out and "REQUIRED" in out and "wifi.ssid" in out
+
+
+# ---- `street broker init`: the Wi-Fi password never on the command line ------------------
+
+class _Terminal:
+    """stdin as seen from a person's terminal."""
+
+    def isatty(self):
+        return True
+
+
+@pytest.fixture
+def no_env_password(monkeypatch):
+    monkeypatch.delenv("STREET_WIFI_PASSWORD", raising=False)
+
+
+def _init(tmp_path, *extra):
+    return main(["broker", "init", str(tmp_path / "broker"), "--host", "localhost",
+                 "--device", "pole-1:streetlight:elm", "--wifi-ssid", "street", *extra])
+
+
+def _wifi_written(tmp_path):
+    secrets = tmp_path / "broker" / "devices" / "pole-1" / "secrets.json"
+    return json.loads(secrets.read_text())["wifi"]
+
+
+def test_wifi_password_on_the_command_line_is_refused_in_one_line(tmp_path, capsys):
+    assert _init(tmp_path, "--wifi-password", "hunter2-secret") == 2
+    said = capsys.readouterr().out
+    assert said.splitlines() == [
+        "error: --wifi-password is refused: a command line is visible to everyone on the "
+        "machine (ps); use --wifi-password-file F, $STREET_WIFI_PASSWORD, or type it at the "
+        "prompt"]
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary folder
+
+
+def test_wifi_password_from_a_file(tmp_path, capsys, no_env_password):
+    (tmp_path / "wifi").write_text("correct horse\n")  # the final newline is not part of it
+    assert _init(tmp_path, "--wifi-password-file", str(tmp_path / "wifi")) == 0
+    assert _wifi_written(tmp_path) == {"ssid": "street", "password": "correct horse"}
+    said = capsys.readouterr().out
+    assert "Wi-Fi password: from the file" in said and "correct horse" not in said
+
+
+def test_wifi_password_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("STREET_WIFI_PASSWORD", "from-env-123")
+    assert _init(tmp_path) == 0
+    assert _wifi_written(tmp_path)["password"] == "from-env-123"
+
+
+def test_wifi_password_typed_twice_at_a_terminal(tmp_path, monkeypatch, no_env_password):
+    typed = iter(["typed-pass-1", "typed-pass-1"])
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(typed))
+    assert _init(tmp_path) == 0
+    assert _wifi_written(tmp_path)["password"] == "typed-pass-1"
+
+
+def test_wifi_passwords_typed_differently_write_nothing(tmp_path, capsys, monkeypatch,
+                                                       no_env_password):
+    typed = iter(["typed-pass-1", "typed-pass-2"])
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(typed))
+    assert _init(tmp_path) == 2
+    assert "error: the two Wi-Fi passwords typed differ" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_a_terminal_and_no_password_given_the_network_is_open(tmp_path, capsys,
+                                                                      no_env_password):
+    assert not sys.stdin.isatty()  # pytest's stdin: a script's, not a person's
+    assert _init(tmp_path) == 0
+    assert _wifi_written(tmp_path) == {"ssid": "street", "password": ""}
+    assert "Wi-Fi password: none (an open network)" in capsys.readouterr().out
+
+
+def test_unreadable_password_file_is_reported_with_the_other_errors(tmp_path, capsys,
+                                                                    no_env_password):
+    missing = tmp_path / "nope"
+    assert _init(tmp_path, "--wifi-password-file", str(missing), "--device", "x:lamp") == 2
+    said = capsys.readouterr().out
+    assert f"error: --wifi-password-file {missing}: cannot read" in said
+    assert "got 'lamp'" in said and "nothing was written" in said
+    assert list(tmp_path.iterdir()) == []
