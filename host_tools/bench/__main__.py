@@ -7,6 +7,13 @@ role, link and comms loaded), lives 24 virtual hours on the simulated board unde
 MicroPython unix port: wall time, loop passes, and the heap the agent's code (as .mpy) and
 objects take.
 
+link-faults: a streetlight agent against a broker killed and restarted, a refusing port and
+a tarpit (host_tools.bench.faults, the faults of tests/broker/test_link_faults.py), a few
+seconds each: the worst loop pass in real time, and what the firmware did with its sockets
+as the simulated board recorded it. The tests assert only the recorded figures (no call
+without a timeout, none longer than mqtt.op_timeout_ms, connects that do not block): the
+real-time figure depends on how busy this host is, so it is shown here and not asserted.
+
 About the heap: an ESP32 without PSRAM has about 112 KB of GC heap (MicroPython PR #13219).
 This host port is 64-bit, so every pointer-sized slot (dict entries, list items, code
 tables) takes twice the bytes it takes on the 32-bit chip; the bytes used here are an upper
@@ -29,7 +36,8 @@ HOST_HEAP = "1M"  # room to measure; compare the result with the chip's heap, se
 
 def device_folder(d: Path, role: str) -> None:
     shutil.copy(ROOT / "boards" / "esp32-devkitc.json", d / "board.json")
-    cfg = {"device": {"id": "bench-1", "role": role}, "mqtt": {"host": "127.0.0.1"}}
+    cfg = {"device": {"id": "bench-1", "role": role},
+           "mqtt": {"host": "127.0.0.1", "signed_cmds": False}}  # no command key here
     if role == "inlet":
         cfg["inlet"] = {"branch": "north"}
     (d / "config.json").write_text(json.dumps(cfg))
@@ -71,16 +79,103 @@ def link_burst() -> dict:
 
     with tempfile.TemporaryDirectory() as tmp, Broker() as broker:
         cfg = {"device": {"id": "bench-2", "role": "streetlight"},
-               "mqtt": {"host": "127.0.0.1", "port": broker.port, "queue_len": 512}}
+               "mqtt": {"host": "127.0.0.1", "port": broker.port, "queue_len": 512,
+                        "signed_cmds": False}}
         dev = vdevice.make_device(Path(tmp) / "dev", cfg, {"wifi": {"ssid": "street"}})
         summary, _ = vdevice.finish(vdevice.start(dev, run_s=6, events_ms=10))
     return summary
+
+
+FAULT_OP_TIMEOUT_MS = 100
+
+
+def _fault_device(tmp: Path, port: int) -> Path:
+    from host_tools import vdevice
+
+    cfg = {"device": {"id": "bench-3", "role": "streetlight"},
+           "mqtt": {"host": "127.0.0.1", "port": port, "keepalive_s": 10, "backoff_max_s": 2,
+                    "connect_timeout_s": 3, "op_timeout_ms": FAULT_OP_TIMEOUT_MS,
+                    "signed_cmds": False}}
+    return vdevice.make_device(tmp / "dev", cfg, {"wifi": {"ssid": "street", "password": "pw"}})
+
+
+def _run_against(port: int, run_s: float, steps: list) -> dict:
+    """Boot a device for run_s against `port`; steps: (seconds after its start, fn), in order.
+    Returns the device's summary."""
+    import time
+
+    from host_tools import vdevice
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = vdevice.start(_fault_device(Path(tmp), port), run_s=run_s, events_ms=250)
+        t0 = time.monotonic()
+        try:
+            for at_s, fn in steps:
+                time.sleep(max(0.0, at_s - (time.monotonic() - t0)))
+                fn()
+            summary, _ = vdevice.finish(proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return summary
+
+
+def link_faults() -> dict:
+    """Each fault for a few seconds: {name: the device's summary}."""
+    from host_tools.bench.faults import Tarpit, persistent_broker
+    from host_tools.broker import Broker, free_port
+
+    out = {}
+    brokers = []  # whatever was started, closed at the end
+    with tempfile.TemporaryDirectory() as keep:  # the sessions the killed broker saves
+        try:
+            brokers.append(persistent_broker(Path(keep)))
+            port = brokers[0].port
+            # killed (SIGTERM: to the device the same dead socket as SIGKILL) at 1.5 s,
+            # back on the same port 2 s later
+            out["broker-kill"] = _run_against(port, 6, [
+                (1.5, brokers[0].stop),
+                (3.5, lambda: brokers.append(persistent_broker(Path(keep), port=port)))])
+
+            port = free_port()  # nothing listens there: every connect is refused, for 2 s
+            out["refusing"] = _run_against(port, 5, [
+                (2, lambda: brokers.append(Broker(port=port).start()))])
+
+            port = free_port()
+            pit = Tarpit(port)  # accepts, then never answers: CONNACK never comes
+
+            def end_pit():
+                pit.close()
+                brokers.append(Broker(port=port).start())
+
+            try:  # longer than connect_timeout_s (3 s): the device gives up on it at least once
+                out["tarpit"] = _run_against(port, 7, [(4.5, end_pit)])
+            finally:
+                pit.close()
+        finally:
+            for b in brokers:
+                b.close()
+    return out
+
+
+def _socket_figures(s: dict) -> str:
+    return (f"sockets {s['sock_opened']}, longest timeout {s['sock_timeout_max_ms']} ms "
+            f"(op_timeout_ms {FAULT_OP_TIMEOUT_MS}), calls without a timeout "
+            f"{s['sock_unbounded_calls']}, blocking connects {s['sock_blocking_connects']} of "
+            f"{s['sock_connects']}, longest poll {s['poll_wait_max_ms']} ms, "
+            f"DNS lookups {s['dns_lookups']}")
 
 
 def main() -> int:
     b = link_burst()
     print(f"link-burst: {b['events_made']} events made in 6 s, {b['queued']} still queued, "
           f"{b['dropped']} dropped; worst loop pass {b['loop_us_max'] / 1000:.1f} ms")
+    print(f"link-burst sockets: {_socket_figures(b)}")
+    for name, s in link_faults().items():
+        print(f"link-faults {name}: worst loop pass {s['loop_us_max'] / 1000:.1f} ms real time; "
+              f"sessions opened {s['connects']}, lost {s['reconnects']}; {s['queued']} events "
+              f"queued at the end; last error {s['last_error'] or '-'!r}")
+        print(f"link-faults {name} sockets: {_socket_figures(s)}")
     for role in ("streetlight", "inlet"):
         r = agent_day(role)
         print(f"{role}-day: 24 virtual hours in {r['wall_s']:.2f} s wall "

@@ -3,11 +3,16 @@
 # with the firmware, this folder and umqtt on MICROPYPATH (host_tools.upy sets that up).
 # Keys: pace=1.0 (virtual time follows real time), events_ms=N (a numbered test event every
 # N ms, as a role would send), ap=0 (no Wi-Fi access point), motion_ms=N (a walker passes the
-# motion sensor N ms after boot), lux=N (steady ambient light); for an inlet, a bin
+# motion sensor N ms after boot), motion_after_up_ms=N (N ms after the link is first up),
+# lux=N (steady ambient light); for an inlet, a bin
 # (host_tools/simboard/simbin.py) with bin_level=F, bin_scale=F (busier or quieter than the
 # day profile), bin_seed=N, bin_jammed=1; wall0=S real0=NS: the wall clock reads S (epoch s)
 # at host time NS (ns), so paced devices started at different moments share one scenario
-# clock. At the end one line "SUMMARY {json}" reports what the agent measured.
+# clock. Ctrl-C (SIGINT: host_tools.vdevice.stop) ends the run early, as run_s would.
+# At the end one line "SUMMARY {json}" reports what the agent measured, and what the
+# firmware did with its sockets (simnet.py; recorded when host_tools.vdevice started us with
+# sockrec/ on MICROPYPATH, else "sock_recorder" is false): the longest socket timeout it set,
+# calls that could have waited forever, connects on a blocking socket, poll waits, DNS lookups.
 import json
 import os
 import sys
@@ -15,6 +20,11 @@ import sys
 import simclock
 import simworld
 import utime  # the real clock: time is the simulated one here
+
+try:
+    import simnet  # what the firmware does with its sockets
+except ImportError:  # a build without sockets
+    simnet = None
 
 args = sys.argv[1:]
 device_dir = args[0]
@@ -76,13 +86,27 @@ def _event():
 if "events_ms" in opts and agent.comms is not None:
     simclock.after_ms(int(opts["events_ms"]), _event)
 
+
+def _walker_once_up():
+    if agent.comms.link.up:
+        simworld.pulse_at_ms(simclock.now_ms() + int(opts["motion_after_up_ms"]),
+                             pins["motion"], 1500)
+    else:
+        simclock.after_ms(20, _walker_once_up)
+
+
+if "motion_after_up_ms" in opts and pins.get("motion") is not None and agent.comms is not None:
+    simclock.after_ms(20, _walker_once_up)
+
 try:
     agent.run(int(run_s * 1000) if run_s else None)
+except KeyboardInterrupt:
+    print("agent: stopped (Ctrl-C)")
 finally:
     link = agent.comms.link if agent.comms else None
     lamp = [f * 100 for _, f in simworld.pwm_fraction_history(pins["lamp_pwm"])] \
         if pins.get("lamp_pwm") is not None and agent.role == "streetlight" else [0]
-    print("SUMMARY " + json.dumps({
+    summary = {
         "lamp_max_pct": max(lamp), "lamp_last_pct": lamp[-1],
         "state": agent.state(),
         "loop_us_max": agent.loop_us_max,
@@ -97,4 +121,7 @@ finally:
         "acks": agent.comms.acks if agent.comms else 0,
         "bin": bin_.summary() if bin_ is not None else None,
         "valve_stops": agent.role_impl.core.discharge.stops if bin_ is not None else None,
-    }))
+    }
+    if simnet is not None:
+        summary.update(simnet.figures())
+    print("SUMMARY " + json.dumps(summary))

@@ -1,23 +1,28 @@
 """Ring 3: a whole agent (MicroPython unix port, simulated board, real sockets) against a real
 Mosquitto that the test starts, kills, restarts, or replaces with a refusing port or a tarpit.
-The control loop must never stall on the network, and queued events must all arrive."""
+The control loop must never stall on the network, and queued events must all arrive.
+
+"Never stall" is checked on what the firmware controls, recorded by the simulated board for
+the whole run (vdevice.wait_problems): no socket call without a timeout, no timeout longer
+than mqtt.op_timeout_ms, connects that do not block. How long a loop pass took in real time
+depends on this host's load as much as on the firmware: that figure is in `make bench`."""
 
 import json
-import socket
 import threading
 import time
 
 import paho.mqtt.client as mqtt
 
 from host_tools import vdevice
+from host_tools.bench.faults import Tarpit, persistent_broker
 from host_tools.broker import Broker, free_port
 
-TICK_BUDGET_US = 200_000  # no control tick may be delayed more than this
+OP_TIMEOUT_MS = 100  # mqtt.op_timeout_ms: the longest any socket operation may wait
 
 
 def device_config(port, **mqtt_extra):
     m = {"host": "127.0.0.1", "port": port, "keepalive_s": 10, "backoff_max_s": 2,
-         "connect_timeout_s": 3}
+         "connect_timeout_s": 3, "op_timeout_ms": OP_TIMEOUT_MS, "signed_cmds": False}
     m.update(mqtt_extra)
     return {"device": {"id": "pole-7", "role": "streetlight"}, "mqtt": m,
             "loop": {"heartbeat_s": 10}}
@@ -63,11 +68,6 @@ class Collector:
         self.c.disconnect()
 
 
-def persistent_broker(tmp_path, port=None):
-    conf = (f"persistence true\npersistence_location {tmp_path}/\nautosave_interval 1\n")
-    return Broker(extra_conf=conf, port=port).start()
-
-
 def test_events_survive_a_broker_killed_and_restarted(tmp_path):
     broker = persistent_broker(tmp_path)
     port = broker.port
@@ -107,7 +107,8 @@ def test_events_survive_a_broker_killed_and_restarted(tmp_path):
                 stamps.append(e["ts"])
         assert all(isinstance(t, int) for t in stamps) and stamps == sorted(stamps)
         assert summary["reconnects"] >= 1 and summary["dropped"] == 0
-        assert summary["loop_us_max"] < TICK_BUDGET_US, out
+        assert summary["sock_opened"] >= 2, out  # the recorder saw the first and the new one
+        assert vdevice.wait_problems(summary, OP_TIMEOUT_MS) == [], out
     finally:
         col.close()
         broker.close()
@@ -116,48 +117,26 @@ def test_events_survive_a_broker_killed_and_restarted(tmp_path):
 def test_refusing_port_then_broker_appears(tmp_path):
     port = free_port()  # nothing listens: every connect is refused
     dev = vdevice.make_device(tmp_path / "dev", device_config(port), SECRETS)
-    proc = vdevice.start(dev, run_s=9)
-    time.sleep(4)
-    broker = Broker(port=port).start()
-    col = Collector(port, topic="city/+/streetlight/+/status")
+    proc = vdevice.start(dev, run_s=60)  # a ceiling: stopped once it is online
+    broker = col = None
     try:
-        summary, out = vdevice.finish(proc)
+        time.sleep(4)  # a few refused attempts, backing off
+        broker = Broker(port=port).start()
+        col = Collector(port, topic="city/+/streetlight/+/status")
+        assert col.wait_for(lambda m: ("city/main/streetlight/pole-7/status",
+                                       {"raw": "online"}) in m, 20), "never came online"
+        summary, out = vdevice.stop(proc)
         assert summary["connects"] >= 1 and summary["link_state"] == 3, out  # UP
-        assert summary["loop_us_max"] < TICK_BUDGET_US, out
+        assert summary["sock_opened"] >= 1, out  # the recorder saw the link's sockets
+        assert vdevice.wait_problems(summary, OP_TIMEOUT_MS) == [], out
         assert "111" in out or "ECONNREFUSED" in out or summary["reconnects"] == 0
     finally:
-        col.close()
-        broker.close()
-
-
-class Tarpit:
-    """Accepts TCP connections and never says a word."""
-
-    def __init__(self, port):
-        self.s = socket.socket()
-        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.s.bind(("127.0.0.1", port))
-        self.s.listen(16)
-        self.conns = []
-        self.stop = False
-        self.t = threading.Thread(target=self._accept, daemon=True)
-        self.t.start()
-
-    def _accept(self):
-        self.s.settimeout(0.2)
-        while not self.stop:
-            try:
-                c, _ = self.s.accept()
-                self.conns.append(c)
-            except OSError:
-                pass
-
-    def close(self):
-        self.stop = True
-        self.t.join()
-        for c in self.conns:
-            c.close()
-        self.s.close()
+        if proc.poll() is None:
+            proc.kill()
+        if col is not None:
+            col.close()
+        if broker is not None:
+            broker.close()
 
 
 def test_tarpit_never_stalls_the_loop_and_the_agent_recovers(tmp_path):
@@ -176,7 +155,8 @@ def test_tarpit_never_stalls_the_loop_and_the_agent_recovers(tmp_path):
             proc.kill()
     try:
         assert attempts >= 1, "the agent never tried the tarpit"
-        assert summary["loop_us_max"] < TICK_BUDGET_US, out
+        assert summary["sock_opened"] >= 2, out  # the tarpit's, then the broker's
+        assert vdevice.wait_problems(summary, OP_TIMEOUT_MS) == [], out
         assert summary["link_state"] == 3 and summary["queued"] == 0, out  # online, flushed
         assert "ETIMEDOUT" in out or "110" in summary["last_error"] or summary["connects"]
     finally:
@@ -188,9 +168,14 @@ def test_wifi_loss_is_not_a_broker_fault(tmp_path):
     broker = Broker().start()
     try:
         dev = vdevice.make_device(tmp_path / "dev", device_config(broker.port), SECRETS)
-        summary, out = vdevice.finish(vdevice.start(dev, run_s=5, ap=0))  # a scan gives up in 3 s
+        # Nothing here needs the network, so the board runs on virtual time alone (pace=0):
+        # a loop pass then lasts exactly the virtual time its blocking calls take (a
+        # WLAN.scan() takes 2 s of it), whatever the host's load.
+        summary, out = vdevice.finish(vdevice.start(dev, run_s=5, ap=0, pace=0))
         assert summary["connects"] == 0 and summary["link_state"] == 0, out  # WIFI
-        assert "wifi: access point not found" in summary["last_error"], out
-        assert summary["loop_us_max"] < TICK_BUDGET_US
+        assert "wifi: access point not found" in summary["last_error"], out  # after 3 s
+        assert summary["sock_opened"] == 0, out  # never the broker
+        assert vdevice.wait_problems(summary, OP_TIMEOUT_MS) == [], out
+        assert summary["loop_us_max"] < 10_000, out  # virtual time: nothing waited on the radio
     finally:
         broker.close()

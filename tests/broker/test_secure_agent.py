@@ -13,6 +13,7 @@ from host_tools.security import Device, start_secure_broker, tls
 
 DEV = Device(id="pole-9", role="streetlight", site="main", prefix="city", group="elm")
 ROOT = "city/main/streetlight/pole-9"
+OP_TIMEOUT_MS = 100  # mqtt.op_timeout_ms: the longest any socket operation may wait
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def device_dir(tmp_path, sb, ca_der=None, host="localhost"):
     cfg = {"device": {"id": DEV.id, "role": "streetlight"},
            "mqtt": {"host": host, "port": sb.tls_port, "tls": True, "group": "elm",
                     "signed_cmds": True, "keepalive_s": 10, "backoff_max_s": 2,
-                    "connect_timeout_s": 4}}
+                    "connect_timeout_s": 4, "op_timeout_ms": OP_TIMEOUT_MS}}
     return vdevice.make_device(tmp_path / "dev", cfg, sb.secrets[DEV.id],
                                extra_files={"ca.der": ca_der or sb.ca_der})
 
@@ -75,9 +76,11 @@ def test_signed_commands_over_tls_forged_unsigned_and_replayed_refused(sb, tmp_p
     good = sign.sign_command(key, DEV.id, body("c1", 1))
     op = Operator(sb)
     dev = device_dir(tmp_path, sb)
-    proc = vdevice.start(dev, run_s=8)
+    # run_s is a ceiling: the device is stopped once the last ack is in (a slow host costs
+    # time, not a failure)
+    proc = vdevice.start(dev, run_s=60)
     try:
-        assert op.wait(lambda: b"online" in op.status, 6), "device never came online over TLS"
+        assert op.wait(lambda: b"online" in op.status, 20), "device never came online over TLS"
         op.send(good)
         assert op.ack_for("c1")["ok"] is True
         op.send(sign.sign_command(b"\x01" * 32, DEV.id, body("c2", 2)))  # someone else's key
@@ -89,22 +92,24 @@ def test_signed_commands_over_tls_forged_unsigned_and_replayed_refused(sb, tmp_p
         op.acks.clear()
         op.send(good)  # the same bytes again
         assert "not above the last accepted 1" in op.ack_for("c1")["error"]
-        summary, out = vdevice.finish(proc)
+        summary, out = vdevice.stop(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert summary["acks"] == 5, out
+    # TLS records are read and written on a socket that always has a bounded timeout
+    assert vdevice.wait_problems(summary, OP_TIMEOUT_MS) == [], out
     # After a reboot the counter is still there: the old command stays refused.
     assert json.loads((dev / "cmdctr.json").read_text()) == {"last_ctr": 1}
     op.acks.clear()
-    proc = vdevice.start(dev, run_s=5)
+    proc = vdevice.start(dev, run_s=60)
     try:
-        assert op.wait(lambda: op.status.count(b"online") >= 2, 6)
+        assert op.wait(lambda: op.status.count(b"online") >= 2, 20)
         op.send(good)
         assert "not above the last accepted 1" in op.ack_for("c1")["error"]
         op.send(sign.sign_command(key, DEV.id, body("c5", 2)))
         assert op.ack_for("c5")["ok"] is True
-        vdevice.finish(proc)
+        vdevice.stop(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -119,7 +124,11 @@ def test_broker_certificate_from_another_ca_is_refused(sb, tmp_path):
     assert summary["connects"] == 0, out
     assert summary["last_error"] == (
         "session: ValueError The certificate is not correctly signed by the trusted CA"), summary
-    assert summary["loop_us_max"] < 200_000  # the handshake is polled, never waited on
+    # The handshake is polled, never waited on: no call on a socket without a timeout, none
+    # longer than op_timeout_ms, the connect not blocking (recorded, not timed: see
+    # vdevice.wait_problems).
+    assert summary["sock_opened"] >= 1, out
+    assert vdevice.wait_problems(summary, OP_TIMEOUT_MS) == [], out
 
 
 def test_host_name_not_in_the_broker_certificate_is_refused(tmp_path):
@@ -150,10 +159,13 @@ def test_home_assistant_discovery_is_published_when_enabled(sb, tmp_path):
     cfg = json.loads((dev / "config.json").read_text())
     cfg["mqtt"]["ha_discovery"] = True
     (dev / "config.json").write_text(json.dumps(cfg))
+    proc = vdevice.start(dev, run_s=60)  # a ceiling: stopped once the documents are in
     try:
-        vdevice.finish(vdevice.start(dev, run_s=4))
-        assert got.wait(5), docs
+        assert got.wait(20), docs
+        vdevice.stop(proc)
     finally:
+        if proc.poll() is None:
+            proc.kill()
         op.loop_stop()
         op.disconnect()
     online = docs["homeassistant/binary_sensor/pole-9/online/config"]
