@@ -7,12 +7,14 @@ import gc
 import sys
 import time
 
+from micropython import const
+
 from agent import files, hal
 from agent.sched import Scheduler
 
-LED_PERIOD_MS = 2000
-IDLE_SLICE_MS = 100
-LINK_PERIOD_MS = 1000  # at most; the link asks for sooner while it is busy
+LED_PERIOD_MS = const(2000)
+IDLE_SLICE_MS = const(100)
+LINK_PERIOD_MS = const(1000)  # at most; the link asks for sooner while it is busy
 current = None  # the running Agent, for the technician's REPL after Ctrl-C (and tests)
 CRASH_FILE = "crash.txt"
 
@@ -26,8 +28,9 @@ class Agent:
         self.secrets = self.loaded["secrets"]
         self.role = self.cfg["device"]["role"] if self.cfg else None
         self.hal = hal.Hal(self.board)
-        # Degraded: something is missing or invalid. The loop still runs (and, once roles
-        # exist, their fail-safe), the LED blinks fast and the problems are printed.
+        # Degraded: something is missing or invalid. The loop still runs (so does the role
+        # when the config and board allow it), the LED blinks fast and the problems are
+        # printed.
         self.degraded = bool(self.loaded["problems"]) or self.cfg is None
         self.ticks = 0
         self.heartbeats = 0

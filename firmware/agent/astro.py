@@ -16,12 +16,14 @@
 
 from math import acos, asin, cos, sin, tan
 
+from micropython import const
+
 from agent.civil import split_utc
 
 _RAD = 0.017453292519943295  # pi / 180
 _SIN_H0 = -0.014538080502165  # sin(-0.833 deg): the apparent horizon
-_DAY_S = 86400
-_MAX_NEAREST_S = 36 * 3600
+_DAY_S = const(86400)
+_MAX_NEAREST_S = const(36 * 3600)
 
 NORMAL = "normal"
 POLAR_DAY = "polar_day"

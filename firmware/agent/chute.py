@@ -8,19 +8,22 @@
 # timer closes it at max_open_s even if the loop were stuck, and the watchdog resets a loop
 # that stays stuck.
 import machine
+from micropython import const
 
 from agent import vacuum
-from agent.comms import wall_s
+from agent.board import is_active_low
+from agent.clock import wall_s
+from agent.comms import publish_events
 from agent.discharge import CHECKING
 from agent.inlet import Inlet
 from agent.ranger import Ds18b20Thermometer, NtcThermometer, Ranger
 
 _CONTROL = "valve"
 _RANGE = "ranging"
-TELEMETRY_MIN_MS = 1000
-BACKSTOP_TIMER = 0
-NTC_SUPPLY_MV = 3300
-STALE_GRANT_S = 5  # a grant stamped longer ago than its ttl plus this is refused
+TELEMETRY_MIN_MS = const(1000)
+BACKSTOP_TIMER = const(0)
+NTC_SUPPLY_MV = const(3300)
+STALE_GRANT_S = const(5)  # a grant stamped longer ago than its ttl plus this is refused
 
 
 def _thermometer(pins, inlet):
@@ -36,12 +39,12 @@ def _thermometer(pins, inlet):
 class Chute:
     def __init__(self, agent, now_ms):
         board = agent.board
-        pins, low = board["pins"], board.get("active_low", ())
-        self.valve_on = 0 if "valve" in low else 1
+        pins = board["pins"]
+        self.valve_on = 0 if is_active_low(board, "valve") else 1
         # First: the valve closed, whatever state a reset left the pin in.
         self.valve_pin = machine.Pin(pins["valve"], machine.Pin.OUT, value=1 - self.valve_on)
-        self.closed_level = 0 if "valve_pos" in low else 1
-        self.vacuum_level = 0 if "vacuum_ready" in low else 1
+        self.closed_level = 0 if is_active_low(board, "valve_pos") else 1
+        self.vacuum_level = 0 if is_active_low(board, "vacuum_ready") else 1
         self.pos_pin = machine.Pin(pins["valve_pos"], machine.Pin.IN)
         self.vac_pin = machine.Pin(pins["vacuum_ready"], machine.Pin.IN)
         self.agent = agent
@@ -121,16 +124,7 @@ class Chute:
 
     def _publish_events(self, now_ms):
         comms = self.agent.comms
-        events = self.core.events
-        changed = False
-        while events:
-            name, fields = events.pop(0)
-            changed = True
-            if comms is None:
-                continue
-            fields["event"] = name
-            comms.event(fields, now_ms)
-        if changed and comms is not None:
+        if publish_events(comms, self.core.events, now_ms) and comms is not None:
             self.agent.sched.wake("link", now_ms)  # the station waits on these: send now
 
     def _telemetry(self, now_ms, quality):

@@ -4,12 +4,14 @@
 # MicroPython small-int range and keep the astronomy's time argument short (see astro.py).
 # Wall-clock seconds come in on the 1970 epoch; the caller converts from the board's epoch.
 
-_EPOCH_2000 = 10957  # days from 1970-01-01 to 2000-01-01
-_DAY_S = 86400
+from micropython import const
+
+_EPOCH_2000 = const(10957)  # days from 1970-01-01 to 2000-01-01
+_DAY_S = const(86400)
 # Days from 0000-03-01 (start of the proleptic Gregorian 400-year cycle, counted from March
 # so the leap day falls at the end of the year) to 2000-01-01.
-_SHIFT = 730425
-_CYCLE_DAYS = 146097  # days in 400 Gregorian years
+_SHIFT = const(730425)
+_CYCLE_DAYS = const(146097)  # days in 400 Gregorian years
 
 
 def days_from_civil(y, m, d):
@@ -87,6 +89,14 @@ def local_minute(utc_s, tz_offset_min, dst):
     """Minute of the local day, 0..1439."""
     t = int(utc_s) + local_offset_min(utc_s, tz_offset_min, dst) * 60
     return (t // 60) % 1440
+
+
+def in_window(minute, start, end):
+    """True in [start, end) of a daily window of local minutes that may wrap midnight
+    (23:00..05:00); empty when start == end."""
+    if start <= end:
+        return start <= minute < end
+    return minute >= start or minute < end
 
 
 class MinuteClock:

@@ -4,7 +4,7 @@
 # and changes nothing. Arguments use the config schema's field specs
 # (kind, default, lo, hi, roles), plus the kind "scalar" (any JSON scalar).
 from agent import config
-from agent.config import REQUIRED
+from agent.config import DEFAULT, FOR_ROLES, HI, KIND, REQUIRED
 from agent.message import safe_loads
 
 _ALL = None
@@ -37,11 +37,11 @@ _TOP = ("id", "cmd", "args", "ctr")
 
 
 def _arg_error(spec, v):
-    if spec[0] == "scalar":
+    if spec[KIND] == "scalar":
         if v is None or type(v) in (bool, int, float):
             return None
         if isinstance(v, str):
-            return None if len(v) <= spec[3] else "must be at most %d characters" % spec[3]
+            return None if len(v) <= spec[HI] else "must be at most %d characters" % spec[HI]
         return "must be a JSON scalar (number, string, true/false or null)"
     return config.field_error(spec, v)
 
@@ -83,15 +83,15 @@ def validate(obj, role=None):
     for k, spec in specs.items():
         if k in given:
             err = _arg_error(spec, given[k])
-            if err is None and spec[4] is not None and role is not None and role not in spec[4]:
-                err = "only for %s" % " or ".join(spec[4])
+            if err is None and not config.applies(spec, role):
+                err = "only for %s" % " or ".join(spec[FOR_ROLES])
             if err:
                 return None, "args.%s: %s" % (k, err)
             args[k] = given[k]
-        elif spec[1] is REQUIRED:
+        elif spec[DEFAULT] is REQUIRED:
             return None, "args.%s: required, missing" % k
         else:
-            args[k] = spec[1]
+            args[k] = spec[DEFAULT]
     out = {"id": obj["id"], "cmd": name, "args": args}
     if "ctr" in obj:
         out["ctr"] = ctr

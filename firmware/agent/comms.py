@@ -5,21 +5,29 @@
 import hashlib
 import time
 
+from micropython import const
+
 from agent import commands, config, files, sign, store
+from agent.clock import wall_s
 from agent.link import Link
 from agent.message import Encoder, Reporter, diag_fields
 from agent.topics import Topics
 
-RESTART_GRACE_MS = 1500  # time for the ack to leave before a commanded restart
-_VALID_AFTER = 1704067200  # 2024-01-01: a wall clock before that was never set
-# Older ESP32 ports count time.time() from 2000, the unix port from 1970.
-_EPOCH_SHIFT = 946684800 if time.gmtime(0)[0] == 2000 else 0
+RESTART_GRACE_MS = const(1500)  # time for the ack to leave before a commanded restart
 
 
-def wall_s():
-    """Wall-clock epoch seconds (1970 epoch), or None when the clock is not set."""
-    t = time.time() + _EPOCH_SHIFT
-    return int(t) if t >= _VALID_AFTER else None
+def publish_events(comms, events, now_ms):
+    """Drain a role's events, (name, fields) pairs, into event messages (QoS 1, kept through
+    outages, in order). Without comms (no usable config) they are dropped all the same, so
+    the list never grows. True if there were any."""
+    if not events:
+        return False
+    while events:
+        name, fields = events.pop(0)
+        if comms is not None:
+            fields["event"] = name
+            comms.event(fields, now_ms)
+    return True
 
 
 class Comms:

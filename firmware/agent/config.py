@@ -4,14 +4,23 @@
 # Each field has a kind, a default (REQUIRED if it has none), a range and the roles that use
 # it. `check` fills defaults and returns every problem at once, each naming its field, so a
 # technician fixes a file in one go instead of one error per reboot.
+from micropython import const
 
 REQUIRED = object()  # marks a field with no default
 ROLES = ("streetlight", "inlet")
 RESERVED_IDS = ("group",)  # a topic segment of the group topics (agent.topics)
+MIN_SPAN_M = 0.1  # an inlet's full distance must be at least this much nearer than empty
 
 # kinds: "int", "num" (int or float), "bool", "str", "id" (safe in an MQTT topic and a file
 # name), a tuple of allowed strings, or "hex" (a key).
-# field: (kind, default, lo, hi, roles)   lo/hi bound numbers, or string lengths.
+# field: (kind, default, lo, hi, roles)   lo/hi bound numbers, or string lengths; roles is
+# None (every role) or a tuple of roles. A spec is read by these positions, never a bare
+# number (host tools unpack the whole tuple).
+KIND = const(0)
+DEFAULT = const(1)
+LO = const(2)
+HI = const(3)
+FOR_ROLES = const(4)
 _ALL = None
 CONFIG = {
     "device": {
@@ -52,7 +61,6 @@ CONFIG = {
         "connect_timeout_s": ("int", 20, 1, 300, _ALL),
     },
     "loop": {
-        "tick_ms": ("int", 100, 10, 10000, _ALL),
         "heartbeat_s": ("int", 300, 10, 86400, _ALL),
         # Hardware watchdog; 0 turns it off (bench use only).
         "wdt_ms": ("int", 8000, 0, 60000, _ALL),
@@ -309,8 +317,9 @@ def _unknown(where, name, known):
     return "%s%s: unknown field%s" % (where, name, " (did you mean %r?)" % hint if hint else "")
 
 
-def _applies(spec, role):
-    return spec[4] is None or role is None or role in spec[4]
+def applies(spec, role):
+    """The field (or command argument) is used by this role; any role when either is None."""
+    return spec[FOR_ROLES] is None or role is None or role in spec[FOR_ROLES]
 
 
 def check(schema, obj, role=None):
@@ -339,23 +348,41 @@ def check(schema, obj, role=None):
             if name in given:
                 v = given[name]
                 err = field_error(spec, v)
-                if err is None and not _applies(spec, role):
-                    err = "only used by role %s, this device is %s" % (" or ".join(spec[4]), role)
+                if err is None and not applies(spec, role):
+                    err = "only used by role %s, this device is %s" % (
+                        " or ".join(spec[FOR_ROLES]), role)
                 if err:
                     errors.append("%s.%s: %s" % (sec, name, err))
                     continue
                 filled[name] = v
-            elif spec[1] is REQUIRED:
+            elif spec[DEFAULT] is REQUIRED:
                 # With the role unknown, only say what every role needs.
-                if spec[4] is None or (role is not None and role in spec[4]):
+                if spec[FOR_ROLES] is None or (role is not None and role in spec[FOR_ROLES]):
                     errors.append("%s.%s: required, missing" % (sec, name))
-            elif _applies(spec, role):
-                filled[name] = spec[1]
+            elif applies(spec, role):
+                filled[name] = spec[DEFAULT]
         if filled or given:
             out[sec] = filled
     if not errors:
         errors = _cross_checks(out)
     return (None if errors else out), errors
+
+
+def geometry_error(empty_m, full_m, blind_m):
+    """Why an inlet's ranger geometry (metres from the sensor face) is impossible, naming the
+    config field, or None. The one judge of a calibration: the config check (which every
+    saved change, a technician's calibration among them, passes) and agent.fill.Level."""
+    if not _num(empty_m) or empty_m <= 0:
+        return "inlet.empty_m: %r must be a positive number" % (empty_m,)
+    if not _num(full_m) or full_m <= 0:
+        return "inlet.full_m: %r must be a positive number" % (full_m,)
+    if full_m + MIN_SPAN_M > empty_m:
+        return "inlet.full_m: %r must be at least %r m nearer the sensor than inlet.empty_m " \
+               "%r" % (full_m, MIN_SPAN_M, empty_m)
+    if full_m < blind_m:
+        return "inlet.full_m: %r is inside the sensor's blind zone (inlet.blind_m %r)" % (
+            full_m, blind_m)
+    return None
 
 
 def _cross_checks(cfg):
@@ -379,12 +406,9 @@ def _cross_checks(cfg):
                       "valve that never opens would go unnoticed"
                       % (inlet["open_s"], inlet["valve_travel_ms"]))
     if inlet and "full_m" in inlet:
-        if inlet["full_m"] + 0.1 > inlet["empty_m"]:
-            errors.append("inlet.full_m: %r must be at least 0.1 m nearer the sensor than "
-                          "inlet.empty_m %r" % (inlet["full_m"], inlet["empty_m"]))
-        elif inlet["full_m"] < inlet["blind_m"]:
-            errors.append("inlet.full_m: %r is inside the sensor's blind zone "
-                          "(inlet.blind_m %r)" % (inlet["full_m"], inlet["blind_m"]))
+        err = geometry_error(inlet["empty_m"], inlet["full_m"], inlet["blind_m"])
+        if err:
+            errors.append(err)
         if inlet["empty_m"] > inlet["max_m"]:
             errors.append("inlet.empty_m: %r is beyond the sensor's range (inlet.max_m %r)"
                           % (inlet["empty_m"], inlet["max_m"]))

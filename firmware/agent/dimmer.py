@@ -23,10 +23,12 @@
 #
 # Steady state (no boost, or a boost holding, no override) allocates nothing; while a boost
 # ramps or fades, only float results are allocated (MicroPython boxes floats).
+from micropython import const
+
 from agent.sched import ticks_add, ticks_diff
 
-_OWN = 2  # slots 0, 1: own sensor (two, for the change between late and normal boost)
-_SLOTS = 5  # slots 2, 3, 4: neighbours
+_OWN = const(2)  # slots 0, 1: own sensor (two, for the change between late and normal boost)
+_SLOTS = const(5)  # slots 2, 3, 4: neighbours
 
 
 class Dimmer:

@@ -12,14 +12,16 @@
 # is accepted until the switch confirms. After a reboot the machine starts idle with the valve
 # commanded closed, and a grant from before the reboot is never acted on (grants are one-shot
 # messages, not retained). Every input arrives as an argument; nothing here reads a pin.
+from micropython import const
+
 from agent.sched import ticks_diff
 from agent.vacuum import STEP_ABORTED, STEP_CLOSED, STEP_DONE, STEP_OPENED
 
 IDLE, GRANTED, OPEN, CLOSING, CHECKING, FAULT = (
     "idle", "granted", "open", "closing", "checking", "fault")
-POLL_MS = 100  # while a grant or the valve is active: how often the inputs are looked at
-IDLE_MS = 1000  # idle: the closed switch is still watched (a valve forced open is a fault)
-CHECK_MS = 120000  # how long "checking" waits for a good level reading after closing
+POLL_MS = const(100)  # while a grant or the valve is active: how often the inputs are looked at
+IDLE_MS = const(1000)  # idle: the closed switch is still watched (a valve forced open is a fault)
+CHECK_MS = const(120000)  # how long "checking" waits for a good level reading after closing
 
 
 class Discharge:

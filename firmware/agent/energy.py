@@ -18,9 +18,11 @@
 #   "Business case for smart lighting"): 100 % from switch-on until 20:00, 70 % from 20:00,
 #   50 % from 22:00, 100 % from 05:00 until switch-off. It needs the local time: while that
 #   is unknown (local_minute None) the D60 baseline counts 100 %, like always on.
+from micropython import const
+
 from agent.sched import ticks_diff
 
-_UJ_PER_MWH = 3600000
+_UJ_PER_MWH = const(3600000)
 
 
 def d60_level(local_minute):

@@ -15,21 +15,23 @@
 import math
 from array import array
 
+from micropython import const
+
+from agent.config import MIN_SPAN_M, geometry_error
 from agent.sched import ticks_diff
 
-MIN_SPAN_M = 0.1  # full must be at least this much nearer the sensor than empty (as in config)
-TTF_CAP_S = 30 * 86400  # forecasts and their errors saturate at 30 days
+TTF_CAP_S = const(30 * 86400)  # forecasts and their errors saturate at 30 days
 MIN_RATE_PER_H = 0.001  # slower than this (6 weeks from empty to full) there is no forecast
 _BIG = 1e30
 _NBIG = -1e30
 _Z = 1.96  # two-sided 95 % for the slope's confidence interval and the level's spread
-_Q = 100000  # level unit 1e-5
-_QMAX = 140000  # |level| <= 1.4, so a level difference * 3600 stays below 2**30
-_CAP = 1 << 28  # the clock's rebase point (ms) and the clamp of float -> int conversions
-_H_MS = 3600000
-_MED = 5  # the running median: two spikes in any five readings are ignored
+_Q = const(100000)  # level unit 1e-5
+_QMAX = const(140000)  # |level| <= 1.4, so a level difference * 3600 stays below 2**30
+_CAP = const(1 << 28)  # the clock's rebase point (ms) and the clamp of float -> int conversions
+_H_MS = const(3600000)
+_MED = const(5)  # the running median: two spikes in any five readings are ignored
 _MED_SIGMA = 0.54  # std of a median of 5 / (w[3] - w[1]) of those 5, for Gaussian noise
-_BUCKET_MAX = 4096  # readings per point, so the int sum of a bucket stays a small int
+_BUCKET_MAX = const(4096)  # readings per point, so the int sum of a bucket stays a small int
 _GAPS = (701, 301, 132, 57, 23, 10, 4, 1)  # Ciura's shell-sort gaps
 
 
@@ -47,30 +49,17 @@ def clamp01(level):
     return 0.0 if level < 0 else (1.0 if level > 1 else level)
 
 
-def _geometry(empty_m, full_m, blind_m):
-    """An error message for an impossible calibration, "" if it is fine."""
-    if not _ok(empty_m) or empty_m <= 0:
-        return "empty distance %r m must be a positive number" % (empty_m,)
-    if not _ok(full_m) or full_m <= 0:
-        return "full distance %r m must be a positive number" % (full_m,)
-    if full_m < blind_m:
-        return "full distance %.3f m is inside the sensor's blind zone (%.3f m)" % (
-            full_m, blind_m)
-    if full_m + MIN_SPAN_M > empty_m:
-        return "full distance %.3f m must be at least %.1f m nearer the sensor than empty " \
-               "%.3f m" % (full_m, MIN_SPAN_M, empty_m)
-    return ""
-
-
 class Level:
     """Distance to the waste surface -> fill level, with the calibration of one bin.
 
     installed_empty_m is the technician's empty distance; empty_m the one in use, re-learnt
     after each discharge but never further than relearn_tol_m from the installed one. Raises
-    ValueError for an impossible geometry (the config schema refuses those first)."""
+    ValueError for an impossible geometry (the config check refuses those first, with the
+    same agent.config.geometry_error). A technician calibrates through the config
+    (inlet.empty_m / inlet.full_m) and a restart, never by changing a Level in place."""
 
     def __init__(self, empty_m, full_m, relearn_tol_m=0.15, blind_m=0.0):
-        err = _geometry(empty_m, full_m, blind_m)
+        err = geometry_error(empty_m, full_m, blind_m)
         if err:
             raise ValueError(err)
         self.installed_empty_m = empty_m
@@ -101,25 +90,6 @@ class Level:
             return False
         self.empty_m = new
         return True
-
-    def calibrate_empty(self, distance_m):
-        """Technician: the bin is empty now. (ok, error message); on error nothing changes."""
-        err = _geometry(distance_m, self.full_m, self.blind_m)
-        if err:
-            return False, "not calibrated: " + err
-        self.installed_empty_m = distance_m
-        self.empty_m = distance_m
-        return True, ""
-
-    def calibrate_full(self, distance_m):
-        """Technician: this is the full surface. (ok, error message); on error nothing changes.
-        Checked against the nearer of the installed and the learnt empty distance."""
-        empty = self.empty_m if self.empty_m < self.installed_empty_m else self.installed_empty_m
-        err = _geometry(empty, distance_m, self.blind_m)
-        if err:
-            return False, "not calibrated: " + err
-        self.full_m = distance_m
-        return True, ""
 
 
 def _sort(a, n):

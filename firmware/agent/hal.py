@@ -3,8 +3,9 @@
 import gc
 
 import machine
+from micropython import const
 
-from agent.board import pin_of
+from agent.board import is_active_low, pin_of
 
 _CAUSES = {}
 for _name in ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET"):
@@ -20,12 +21,12 @@ class Hal:
         # inlet role starts at all (degraded, safe mode): a floating pin must not open it.
         n = pin_of(board, "valve") if board else None
         if n is not None:
-            closed = 1 if "valve" in board.get("active_low", ()) else 0
+            closed = 1 if is_active_low(board, "valve") else 0
             machine.Pin(n, machine.Pin.OUT, value=closed)
         self.led = None
         n = pin_of(board, "status_led") if board else None
         if n is not None:
-            self.led_low = "status_led" in board.get("active_low", ())
+            self.led_low = is_active_low(board, "status_led")
             self.led = machine.Pin(n, machine.Pin.OUT, value=1 if self.led_low else 0)
 
     def set_led(self, on):
@@ -55,7 +56,7 @@ def heap():
     return gc.mem_free(), gc.mem_alloc()
 
 
-BLOCK_PROBE_MAX = 65536  # enough to tell whether a TLS record buffer still fits
+BLOCK_PROBE_MAX = const(65536)  # enough to tell whether a TLS record buffer still fits
 
 
 def largest_free_block(free):

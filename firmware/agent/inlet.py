@@ -13,25 +13,18 @@
 # so a bin whose sensor dies while filling still asks in time; with no local time, every hour
 # counts as quiet (only must-go), because a fan run at night is worse than one run too few.
 # Every input arrives as an argument; nothing here reads a clock or a pin.
+from micropython import const
+
 from agent import civil, ranging, vacuum
 from agent.config import minutes
 from agent.discharge import CHECKING, FAULT, Discharge
-from agent.fill import Forecast, Level
+from agent.fill import Forecast, Level, clamp01
 from agent.sched import ticks_diff
 from agent.vacuum import REQ_MAY, REQ_MUST, REQ_NONE, STEP_DONE
 
 # status values: "ok" as in the FIWARE WasteContainer model; the others are ours
 ST_OK, ST_SENSOR, ST_VALVE, ST_JAMMED = "ok", "sensorFault", "valveFault", "jammed"
-SENSOR_FAULT_AFTER = 3  # invalid readings in a row before the sensor counts as faulty
-
-
-def _in_window(m, start, end):
-    """Local minute m inside [start, end) of a daily window that may wrap midnight."""
-    if start == end:
-        return False
-    if start < end:
-        return start <= m < end
-    return m >= start or m < end
+SENSOR_FAULT_AFTER = const(3)  # invalid readings in a row before the sensor counts as faulty
 
 
 def _minutes_until(m, target):
@@ -47,13 +40,13 @@ def policy(level, t_must_s, must_go, may_go, lead_s, local_minute, quiet, cheap)
     if level >= must_go:
         return REQ_MUST
     m = local_minute
-    if m is None or _in_window(m, quiet[0], quiet[1]):
+    if m is None or civil.in_window(m, quiet[0], quiet[1]):
         return REQ_NONE
     horizon = lead_s
     if _minutes_until(m, quiet[0]) * 60 <= lead_s and quiet[0] != quiet[1]:
         horizon = _minutes_until(m, quiet[1]) * 60  # through the coming quiet hours
     soon = t_must_s is not None and t_must_s <= horizon
-    if cheap[0] != cheap[1] and not _in_window(m, cheap[0], cheap[1]):
+    if cheap[0] != cheap[1] and not civil.in_window(m, cheap[0], cheap[1]):
         # outside the cheap window: only if must_go would come before the window opens
         early = t_must_s is not None and t_must_s <= _minutes_until(m, cheap[0]) * 60
         return REQ_MAY if early and (level >= may_go or soon) else REQ_NONE
@@ -202,10 +195,7 @@ class Inlet:
         return ST_OK
 
     def filling(self):
-        e = self.estimate
-        if e is None:
-            return None
-        return 0.0 if e < 0 else (1.0 if e > 1 else e)
+        return clamp01(self.estimate)
 
     def state(self):
         f = self.forecast

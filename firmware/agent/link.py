@@ -23,22 +23,29 @@ import socket
 import time
 
 import network
+from micropython import const
 from umqtt.simple import MQTTClient
 
 from agent.backoff import Backoff, uniform_from_bits
 from agent.mqttwire import connack_error, connect_packet
 from agent.outbox import Outbox
 
-WIFI, TCP, SESSION, UP, WAIT = 0, 1, 2, 3, 4
+WIFI = const(0)
+TCP = const(1)
+SESSION = const(2)
+UP = const(3)
+WAIT = const(4)
 STATE_NAMES = ("wifi", "tcp", "session", "up", "wait")  # session: TLS, CONNECT, CONNACK
-_INBOX_MAX = 8  # commands waiting for the app; more in one burst are dropped and counted
-_READS_PER_SERVICE = 8  # bound the work of one service() call under a message flood
-_FLUSH_PER_SERVICE = 4
+_INBOX_MAX = const(8)  # commands waiting for the app; more in one burst are dropped and counted
+_READS_PER_SERVICE = const(8)  # bound the work of one service() call under a message flood
+_FLUSH_PER_SERVICE = const(4)
 # The largest PUBLISH (remaining length) taken in: a signed command is at most 1 KB
 # (agent.sign.WRAPPER_MAX_BYTES) plus its topic; anything bigger is skipped, not allocated.
-PACKET_IN_MAX = 2048
-_SKIP_CHUNK = 64
-_IPPROTO_TCP, _TCP_NODELAY = 6, 1  # same numbers in lwIP and Linux; not all ports name them
+PACKET_IN_MAX = const(2048)
+_SKIP_CHUNK = const(64)
+# Same numbers in lwIP and Linux; not all ports name them.
+_IPPROTO_TCP = const(6)
+_TCP_NODELAY = const(1)
 # Association failures the radio reports at once (no point waiting for the timeout).
 _WIFI_FAILED = {
     network.STAT_NO_AP_FOUND: "access point not found",

@@ -5,13 +5,16 @@
 # ts is wall-clock epoch seconds, or null with "up" (uptime ms) while the clock is unset.
 import json
 
+from micropython import const
+
 from agent.sched import ticks_diff
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = const(1)
 SEQ_WRAP = 1 << 30
 _RESERVED = ("v", "seq", "ts", "up")
 
-_QUOTE, _BACKSLASH = 0x22, 0x5C
+_QUOTE = const(0x22)
+_BACKSLASH = const(0x5C)
 _OPENERS = (0x5B, 0x7B)  # [ {
 _CLOSERS = (0x5D, 0x7D)  # ] }
 

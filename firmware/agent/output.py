@@ -10,9 +10,11 @@
 #
 # Ramp limits how fast the level may change (a smooth fade instead of a jump), on the
 # perceived level, before the curve; it uses ticks_diff so the tick wrap does no harm.
+from micropython import const
+
 from agent.sched import ticks_diff
 
-DUTY_MAX = 65535
+DUTY_MAX = const(65535)
 
 
 def perceived_to_output(level_pct, curve="log"):

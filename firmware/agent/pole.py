@@ -4,17 +4,19 @@ import json
 import time
 
 import machine
+from micropython import const
 
 from agent import output
-from agent.comms import wall_s
+from agent.clock import wall_s
+from agent.comms import publish_events
 from agent.streetlight import Streetlight
 
-CONTROL_MS = 1000  # a quiet night: one decision a second
-FAST_MS = 50  # while a ramp or fade runs: smooth enough for the eye
-TELEMETRY_MS = 60000
-SMOOTH_PCT_PER_S = 200  # output slew: no visible jumps on profile steps or switching
+CONTROL_MS = const(1000)  # a quiet night: one decision a second
+FAST_MS = const(50)  # while a ramp or fade runs: smooth enough for the eye
+TELEMETRY_MS = const(60000)
+SMOOTH_PCT_PER_S = const(200)  # output slew: no visible jumps on profile steps or switching
 _CONTROL = "control"  # the task's name, one string object shared with the ISR
-BH1750_ADDR = 0x23
+BH1750_ADDR = const(0x23)
 _BH_POWER_ON, _BH_CONT_HRES = b"\x01", b"\x10"
 
 
@@ -114,16 +116,14 @@ class Pole:
     def _publish_events(self, now_ms):
         comms = self.agent.comms
         events = self.core.events
-        while events:
-            name, fields = events.pop(0)
-            if comms is None:
-                continue
-            fields["event"] = name
-            if name == "motion":
-                # Light-ahead: tell the neighbours at once (QoS 0: late is useless).
-                comms.peer({"event": "motion", "id": comms.device_id,
-                            "pos": self.light["position_m"]}, now_ms)
-            comms.event(fields, now_ms)
+        if comms is not None:
+            for name, _ in events:
+                if name == "motion":
+                    # Light-ahead: tell the neighbours at once (QoS 0: late is useless), ahead
+                    # of the queued events.
+                    comms.peer({"event": "motion", "id": comms.device_id,
+                                "pos": self.light["position_m"]}, now_ms)
+        publish_events(comms, events, now_ms)
 
     def _telemetry(self, now_ms):
         if self.agent.comms is None:

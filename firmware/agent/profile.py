@@ -1,13 +1,15 @@
 # Night profile by local time, and a stand-in for local time when the clock is unknown (pure).
 
+from micropython import const
+
 from agent.config import minutes
 from agent.sched import ticks_add, ticks_diff
 
-_DAY_MS = 86400000
-_HALF_DAY_MS = _DAY_MS // 2
-_MIN_NIGHT_MS = 3 * 3600000  # shorter: a lamp test, a cloud burst, a technician
-_MAX_NIGHT_MS = 18 * 3600000  # longer: a switch stuck on, a dark-day storm
-_KEEP = 4  # nights averaged: smooths switching jitter, follows the seasons within days
+_DAY_MS = const(86400000)
+_HALF_DAY_MS = const(_DAY_MS // 2)
+_MIN_NIGHT_MS = const(3 * 3600000)  # shorter: a lamp test, a cloud burst, a technician
+_MAX_NIGHT_MS = const(18 * 3600000)  # longer: a switch stuck on, a dark-day storm
+_KEEP = const(4)  # nights averaged: smooths switching jitter, follows the seasons within days
 
 
 def _step_minute(t):
@@ -30,13 +32,6 @@ def level_at(steps, minute):
         if top_t is None or m > top_t:
             top_t, top_level = m, level
     return at_level if at_t is not None else top_level
-
-
-def is_late(minute, late_from_min, late_to_min):
-    """True in [late_from, late_to), wrapping over midnight (23:00..05:00); empty if equal."""
-    if late_from_min <= late_to_min:
-        return late_from_min <= minute < late_to_min
-    return minute >= late_from_min or minute < late_to_min
 
 
 def solar_midnight_local(lon, tz_offset_min):

@@ -3,11 +3,12 @@
 import time
 
 import machine
+from micropython import const
 
 from agent import ranging
 from agent.sched import ticks_diff
 
-TRIG_US = 12  # trigger pulse: HC-SR04 / JSN-SR04T need >= 10 us
+TRIG_US = const(12)  # trigger pulse: HC-SR04 / JSN-SR04T need >= 10 us
 
 
 class Ranger:

@@ -12,6 +12,8 @@
 # a max_m beyond ~13 m would make long ints, which still work but allocate).
 import math
 
+from micropython import const
+
 # Quality of one reading (and of one ping, as Burst.add returns it).
 OK = "ok"
 BLIND = "blind"  # closer than the sensor's blind zone
@@ -22,7 +24,7 @@ OUTLIER = "outlier"  # the pings of one burst disagree: the median cannot be tru
 T_MIN_C = -40.0  # the clamp on any temperature used for the speed of sound (and NTC range)
 T_MAX_C = 85.0
 T_DEFAULT_C = 20.0  # used for a missing (None) or NaN temperature
-START_US = 1000  # ping_timeout_us margin: covers the ~0.5 ms from trigger to echo start
+START_US = const(1000)  # ping_timeout_us margin: covers the ~0.5 ms from trigger to echo start
 
 _C0 = 331.3  # m/s at 0 degrees C
 _K = 0.606  # m/s per degree C

@@ -4,9 +4,11 @@
 # through ticks_diff-style arithmetic. Tasks live in pre-allocated lists: running the due
 # ones allocates nothing, which keeps steady-state ticks free of GC churn.
 
+from micropython import const
+
 TICKS_PERIOD = 1 << 30  # a long int on the chip: for tests and docs, never in arithmetic
-_TICKS_MASK = 0x3FFFFFFF
-_TICKS_HALF = 0x20000000
+_TICKS_MASK = const(0x3FFFFFFF)
+_TICKS_HALF = const(0x20000000)
 
 
 def ticks_diff(a, b):

@@ -5,12 +5,14 @@
 # off late), a damaged or sun-struck one the opposite. DayBurner notices a lamp burning in broad
 # daylight, the classic fault a city finds only by driving round at noon.
 # Neither raises on odd numbers (NaN, inf, negatives): such input is ignored.
-from agent.sensing import _diff
+from micropython import const
+
+from agent.sched import ticks_diff
 
 SUNSET = "sunset"
 SUNRISE = "sunrise"
-_MAX_DEV_MIN = 12 * 60  # further apart than this, the two times are not the same event
-_MIN_RECORDS = 3  # nights needed before a median means anything
+_MAX_DEV_MIN = const(12 * 60)  # further apart than this, the two times are not the same event
+_MIN_RECORDS = const(3)  # nights needed before a median means anything
 
 
 def _finite(v):
@@ -104,7 +106,7 @@ class DayBurner:
         if self._on_ms < 0 or last is None:
             self._on_ms = 0
         else:
-            d = _diff(now_ms, last)
+            d = ticks_diff(now_ms, last)
             if d > 0:
                 self._on_ms = min(self._on_ms + d, (1 << 29) - 1)
         if self._on_ms >= self.after_ms:

@@ -9,10 +9,9 @@
 # comparisons and small-int arithmetic on attributes that already exist. Elapsed time is kept
 # as saturating counters fed by the step between calls, so a condition that lasts longer than
 # the tick counter's half range (about 6 days) does not wrap back to "just started".
-#
-# Tick differences use _diff below rather than agent.sched.ticks_diff: same result, but every
-# intermediate stays inside the ESP32's small-int range (31-bit signed), where adding 2**29 to a
-# difference near 2**30 would make a heap-allocated long int.
+from micropython import const
+
+from agent.sched import ticks_diff
 
 # Sensor quality, as reported in telemetry.
 OK = "ok"
@@ -20,27 +19,19 @@ STUCK = "stuck"
 OUT_OF_RANGE = "out_of_range"
 ABSENT = "absent"
 
-_HALF = 1 << 29  # ticks_diff range: the counters saturate just below it
-_MASK = 0x3FFFFFFF  # 2**30 - 1, written so no long int is made on the chip
-_CAP = _HALF - 1
-_HOUR_MS = 3600 * 1000
-_RECOVER_MS = 10 * 60 * 1000  # a faulty sensor must behave this long to be trusted again
+_HALF = const(1 << 29)  # ticks_diff range: the counters saturate just below it
+_MASK = const(0x3FFFFFFF)  # 2**30 - 1, written so no long int is made on the chip
+_CAP = const(_HALF - 1)
+_HOUR_MS = const(3600 * 1000)
+_RECOVER_MS = const(10 * 60 * 1000)  # a faulty sensor must behave this long to be trusted again
 _NAN = float("nan")
-
-
-def _diff(a, b):
-    """a - b on the ticks_ms counter (wrapping at 2**30), in [-2**29, 2**29)."""
-    d = (a - b) & _MASK
-    if d >= _HALF:
-        d = d - _MASK - 1
-    return d
 
 
 def _step(now_ms, last_ms):
     """ms from last_ms to now_ms, 0 if the clock went backwards (or on the first call)."""
     if last_ms is None:
         return 0
-    d = _diff(now_ms, last_ms)
+    d = ticks_diff(now_ms, last_ms)
     return d if d > 0 else 0
 
 
@@ -391,7 +382,7 @@ class Motion:
             return False
         if self.quality != OK:
             self.quality = OK  # it went low (and maybe high again) since it was stuck
-        if high and _diff(now_ms, rise_ms) >= self.stuck_ms:
+        if high and ticks_diff(now_ms, rise_ms) >= self.stuck_ms:
             self._stuck_rise = rise
             self.quality = STUCK
             return False
@@ -405,13 +396,13 @@ class Motion:
                 return True
         if not high:
             return False
-        if _diff(now_ms, rise_ms) < self.debounce_ms:
+        if ticks_diff(now_ms, rise_ms) < self.debounce_ms:
             return False
         if rise != self._reported:
             self._reported = rise
             self._report_ms = now_ms
             return True
-        if _diff(now_ms, self._report_ms) >= self.retrigger_ms:
+        if ticks_diff(now_ms, self._report_ms) >= self.retrigger_ms:
             self._report_ms = now_ms
             return True
         return False

@@ -10,16 +10,18 @@ import binascii
 import hashlib
 import json
 
+from micropython import const
+
 from agent.message import safe_loads
 
-BLOCK = 64
+BLOCK = const(64)
 _CTR_MAX = (1 << 53) - 1
 # A sender that lost its count starts again from the device's last_ctr (diag, refusal text):
 # a million commands per step leaves room for 2**33 steps before the range is used up.
-CTR_WINDOW = 1000000
-WRAPPER_MAX_BYTES = 1024  # a 512-byte body, JSON-escaped, plus the signature
-BODY_MAX_BYTES = 512
-BODY_MAX_DEPTH = 4
+CTR_WINDOW = const(1000000)
+WRAPPER_MAX_BYTES = const(1024)  # a 512-byte body, JSON-escaped, plus the signature
+BODY_MAX_BYTES = const(512)
+BODY_MAX_DEPTH = const(4)
 
 
 def _pads(key):

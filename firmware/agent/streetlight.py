@@ -11,6 +11,8 @@
 #   virtual     no clock: local time estimated from the middle of previous nights
 #   failsafe    no clock and nothing learnt yet: failure_level_pct
 # Every input arrives as an argument; this module never reads a clock or a pin.
+from micropython import const
+
 from agent import astro, civil, profile, selfcheck, sensing
 from agent.config import minutes
 from agent.dimmer import Dimmer
@@ -18,8 +20,8 @@ from agent.energy import EnergyMeter
 
 MODE_PHOTOCELL, MODE_ASTRO, MODE_FAILSAFE = "photocell", "astro", "failsafe"
 CLOCK_PROFILE, CLOCK_VIRTUAL, CLOCK_NONE = "profile", "virtual", "none"
-MAX_LUX = 150000  # above full sunlight: a reading like that is a fault, not weather
-SUN_REFRESH_S = 60
+MAX_LUX = const(150000)  # above full sunlight: a reading like that is a fault, not weather
+SUN_REFRESH_S = const(60)
 
 
 class Streetlight:
@@ -175,7 +177,7 @@ class Streetlight:
 
     def _late(self):
         m = self.local_minute
-        return m is not None and profile.is_late(m, self.late_from, self.late_to)
+        return m is not None and civil.in_window(m, self.late_from, self.late_to)
 
     # ---- reporting ----
 

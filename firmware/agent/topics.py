@@ -5,6 +5,8 @@
 #
 # kind is the device's role. Every segment is a config "id" (letters, digits, _ - .), so no
 # segment can hold '/', '+' or '#', and the device id "group" is reserved for group topics.
+from micropython import const
+
 from agent.config import RESERVED_IDS, ROLES
 
 DEVICE_CHANNELS = ("status", "state", "telemetry", "event", "diag", "cmd", "cmd/ack")
@@ -14,7 +16,7 @@ GROUP_CHANNELS = ("cmd", "peer")
 PEER_WRITERS = ("streetlight",)
 
 _ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
-_MAX_SEGMENT = 32
+_MAX_SEGMENT = const(32)
 
 
 def _is_id(s):
@@ -99,11 +101,6 @@ def parse(topic):
 def device_filter(prefix, site, kind, device_id):
     """Subscription filter for everything one device publishes and receives."""
     return "%s/%s/%s/%s/#" % (prefix, site, kind, device_id)
-
-
-def group_filter(prefix, site, kind, group):
-    """Subscription filter for one group's topics."""
-    return "%s/%s/%s/group/%s/#" % (prefix, site, kind, group)
 
 
 def fleet_filter(prefix, site="+", kind="+"):

@@ -12,13 +12,15 @@
 #   {"t":"vacuum","ready":bool}   the branch's vacuum came up / was lost (lost: close at once)
 #   {"t":"revoke","id":INLET,"cycle":N}   the grant is withdrawn (close at once)
 # Station messages carry the usual envelope (agent.message: v, seq, ts).
+from micropython import const
+
 from agent.message import safe_loads
 
 REQ_NONE, REQ_MAY, REQ_MUST = "none", "may", "must"
 REQUESTS = (REQ_NONE, REQ_MAY, REQ_MUST)
-PRIORITY_MAX = 100
-TTL_MAX_S = 600
-CYCLE_MAX = (1 << 30) - 1
+PRIORITY_MAX = const(100)
+TTL_MAX_S = const(600)
+CYCLE_MAX = const((1 << 30) - 1)
 
 # Discharge steps an inlet reports (event "discharge"), in the order they happen.
 STEP_OPENED = "opened"  # valve commanded open (grant live, vacuum ready)
@@ -27,8 +29,8 @@ STEP_DONE = "done"  # level checked after closing: "emptied" true/false
 STEP_ABORTED = "aborted"  # the cycle ended without a discharge ("why" says what failed)
 STEPS = (STEP_OPENED, STEP_CLOSED, STEP_DONE, STEP_ABORTED)
 
-MAX_MSG_BYTES = 512
-_MAX_DEPTH = 3
+MAX_MSG_BYTES = const(512)
+_MAX_DEPTH = const(3)
 
 
 def grant(inlet_id, cycle, ttl_s, vac):

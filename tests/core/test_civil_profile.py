@@ -162,12 +162,12 @@ def test_level_at_is_the_latest_step_before_in_any_order(pairs, minute, rnd):
     assert profile.level_at(steps, minute) == times[back]
 
 
-def test_is_late_wraps_over_midnight():
+def test_in_window_wraps_over_midnight():
     f, t = 23 * 60, 5 * 60
-    assert [profile.is_late(m, f, t) for m in (22 * 60 + 59, 23 * 60, 0, 299, 300, 12 * 60)] \
+    assert [civil.in_window(m, f, t) for m in (22 * 60 + 59, 23 * 60, 0, 299, 300, 12 * 60)] \
         == [False, True, True, True, False, False]
-    assert profile.is_late(60, 0, 120) and not profile.is_late(120, 0, 120)
-    assert not profile.is_late(600, 300, 300)
+    assert civil.in_window(60, 0, 120) and not civil.in_window(120, 0, 120)
+    assert not civil.in_window(600, 300, 300)
 
 
 def test_solar_midnight_local():

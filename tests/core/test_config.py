@@ -50,7 +50,7 @@ def test_every_bad_field_is_named_at_once():
     raw = {
         "device": {"id": "pole 17", "role": "streetlight"},
         "mqtt": {"host": "b", "port": 70000, "prot": 1},
-        "loop": {"tick_ms": "100"},
+        "loop": {"heartbeat_s": "100"},
         "light": {"pwm_hz": 100},
     }
     with pytest.raises(ConfigError) as e:
@@ -59,7 +59,7 @@ def test_every_bad_field_is_named_at_once():
     assert "device.id: 'pole 17' may hold only" in msg
     assert "mqtt.port: 70000 is above the maximum 65535" in msg
     assert "mqtt.prot: unknown field (did you mean 'port'?)" in msg
-    assert "loop.tick_ms: must be an integer, got '100'" in msg
+    assert "loop.heartbeat_s: must be an integer, got '100'" in msg
     assert "light.pwm_hz: 100 is below the minimum 3000" in msg
     assert len(e.value.errors) == 5
 
@@ -132,10 +132,10 @@ def valid_configs(draw):
     raw = {}
     for sec, fields in CONFIG.items():
         for name, spec in fields.items():
-            applies = spec[4] is None or role in spec[4]
+            applies = spec[config.FOR_ROLES] is None or role in spec[config.FOR_ROLES]
             if not applies or name == "role":
                 continue
-            if spec[1] is REQUIRED or draw(st.booleans()):
+            if spec[config.DEFAULT] is REQUIRED or draw(st.booleans()):
                 raw.setdefault(sec, {})[name] = draw(_valid_value(spec))
     raw["device"]["role"] = role
     if raw["device"]["id"] in config.RESERVED_IDS:

@@ -2,6 +2,7 @@
 MicroPython (tests/upy/test_fill.py), then properties over generated traces. Clocks start
 anywhere, mostly near the 2**30 wrap of ticks_ms."""
 
+import json
 import math
 import random
 
@@ -10,6 +11,7 @@ import test_fill as shared  # the cases shared with ring 2 (tests/upy is on sys.
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent import commands
 from agent.fill import MIN_SPAN_M, TTF_CAP_S, Forecast, Level
 from tests.float32 import F32
 
@@ -96,24 +98,29 @@ def test_relearnt_empty_stays_within_tolerance(g, tol, offsets):
 
 @given(geometry, st.floats(0.0, 0.4), st.sampled_from(["empty", "full"]), distances)
 def test_calibration_ok_or_clear_error_and_unchanged(g, blind, which, d):
+    # A calibration is a config change (the calibrate command and tech.calibrate both save
+    # inlet.empty_m / inlet.full_m): judged by the config check, which Level shares.
     empty, full = g
     if full < blind:
         blind = full
-    lv = Level(empty, full, 0.15, blind_m=blind)
-    before = (lv.installed_empty_m, lv.empty_m, lv.full_m)
-    ok, msg = (lv.calibrate_empty if which == "empty" else lv.calibrate_full)(d)
+    raw = {"device": {"id": "bin-1", "role": "inlet"}, "mqtt": {"host": "b"},
+           "inlet": {"branch": "north", "empty_m": empty, "full_m": full, "blind_m": blind}}
+    before = json.dumps(raw)
+    new, errors = commands.check_set(raw, "inlet.%s_m" % which, d)
+    assert json.dumps(raw) == before  # the raw config is never changed in place
+    ok = new is not None
     if ok:
-        assert msg == ""
+        assert errors == []
+        lv = Level(new["inlet"]["empty_m"], new["inlet"]["full_m"], 0.15, blind_m=blind)
         assert lv.full_m + MIN_SPAN_M <= lv.empty_m and lv.full_m >= blind
         assert (lv.empty_m if which == "empty" else lv.full_m) == d
     else:
-        assert msg.startswith("not calibrated: ") and len(msg) > 30
-        assert (lv.installed_empty_m, lv.empty_m, lv.full_m) == before
+        assert errors and all(e.startswith("inlet.") and len(e) > 30 for e in errors), errors
     good = d is not None and math.isfinite(d) and d > 0
     if which == "empty":
-        good = good and full + MIN_SPAN_M <= d
+        good = good and full + MIN_SPAN_M <= d and 0.1 <= d <= 4  # the schema's range, max_m
     else:
-        good = good and blind <= d and d + MIN_SPAN_M <= empty
+        good = good and blind <= d and d + MIN_SPAN_M <= empty and 0.02 <= d
     assert ok == good
 
 

@@ -161,7 +161,7 @@ def valid_commands(draw):
     _, specs = commands.COMMANDS[name]
     args = {}
     for arg, spec in specs.items():
-        if spec[1] is config.REQUIRED or draw(st.booleans()):
+        if spec[config.DEFAULT] is config.REQUIRED or draw(st.booleans()):
             args[arg] = draw(_valid_arg(spec))
     obj = {"id": draw(ids), "cmd": name, "args": args}
     if draw(st.booleans()):

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import vacuum
-from host_tools.station.coordinator import Coordinator, simulate
+from host_tools.station.coordinator import Coordinator
 from host_tools.station.cost import CostModel
+from host_tools.station.simulate import simulate
 
 S = 1000  # ms
 PARAMS = {"spinup_s": 20, "transport_s": 20, "ttl_s": 30, "max_open_s": 8,

@@ -48,8 +48,8 @@ BAD_COMMANDS = [
     (b'{"id":"a","cmd":"reboot","args":{"delay_s":61}}', "args.delay_s"),
     (b'{"id":"a","cmd":"reboot","args":{"delay_s":1.5}}', "args.delay_s"),
     (b'{"id":"a","cmd":"reboot","args":{"delay_s":true}}', "args.delay_s"),
-    (b'{"id":"a","cmd":"set","args":{"field":"loop.tick_ms"}}', "args.value"),
-    (b'{"id":"a","cmd":"set","args":{"field":"loop.tick_ms","value":[1]}}', "args.value"),
+    (b'{"id":"a","cmd":"set","args":{"field":"loop.heartbeat_s"}}', "args.value"),
+    (b'{"id":"a","cmd":"set","args":{"field":"loop.heartbeat_s","value":[1]}}', "args.value"),
     (b'{"id":"a","cmd":"ping","ctr":-1}', "ctr"),
     (b'{"id":"a","cmd":"ping","ctr":"5"}', "ctr"),
 ]

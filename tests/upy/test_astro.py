@@ -73,13 +73,13 @@ def test_civil_and_summer_time():
     assert civil.local_offset_min(us_off, -300, "us") == -300
 
 
-def test_level_at_and_is_late():
+def test_level_at_and_in_window():
     steps = [["22:00", 60], ["05:00", 60], ["17:00", 100], ["00:00", 40]]
     assert profile.level_at(steps, 17 * 60 + 30) == 100
     assert profile.level_at(steps, 23 * 60) == 60
     assert profile.level_at(steps, 3 * 60) == 40
     assert profile.level_at([["18:00", 100], ["23:30", 50]], 60) == 50
-    assert profile.is_late(0, 23 * 60, 5 * 60) and not profile.is_late(6 * 60, 23 * 60, 5 * 60)
+    assert civil.in_window(0, 23 * 60, 5 * 60) and not civil.in_window(6 * 60, 23 * 60, 5 * 60)
     assert profile.solar_midnight_local(4.9, 60) == 40
 
 

@@ -3,8 +3,11 @@
 # MicroPython's gc.mem_alloc(). Traces come from a fixed-seed generator, so both interpreters
 # see the same numbers; every clock starts a few minutes before the 2**30 tick wrap.
 
+import json
+
 from heap import allocated
 
+from agent import commands, config
 from agent.fill import TTF_CAP_S, Forecast, Level, clamp01
 
 S = 1000
@@ -119,36 +122,50 @@ def test_relearn_refuses_far_or_bad_readings():
     assert close(wide.empty_m, 0.46875, 1e-9)
 
 
+# A calibration is a config change, saved then applied by a restart: the calibrate command
+# (agent.chute, through comms.set_config) and tech.calibrate both go through the config
+# check, the one judge of a geometry (agent.config.geometry_error, which Level uses too).
+INLET_RAW = {"device": {"id": "bin-1", "role": "inlet"}, "mqtt": {"host": "b"},
+             "inlet": {"branch": "north", "empty_m": 1.2, "full_m": 0.35, "blind_m": 0.25}}
+
+
+def _level(raw):
+    inlet = config.load(raw)["inlet"]
+    return Level(inlet["empty_m"], inlet["full_m"], inlet["relearn_tol_m"], inlet["blind_m"])
+
+
 def test_calibration_errors_are_clear_and_change_nothing():
-    lv = Level(1.2, 0.35, 0.15, blind_m=0.25)
-    lv.relearn_empty(1.25)
-    before = (lv.installed_empty_m, lv.empty_m, lv.full_m)
+    before = json.dumps(INLET_RAW)
     cases = (
-        (lv.calibrate_empty, 0.4, "0.1 m nearer"),  # "empty" with the bin still nearly full
-        (lv.calibrate_empty, -1.0, "positive"),
-        (lv.calibrate_empty, None, "positive"),
-        (lv.calibrate_empty, NAN, "positive"),
-        (lv.calibrate_full, 0.2, "blind zone"),
-        (lv.calibrate_full, 1.15, "0.1 m nearer"),
-        (lv.calibrate_full, 0.0, "positive"),
-        (lv.calibrate_full, INF, "positive"),
+        ("empty", 0.4, "0.1 m nearer"),  # "empty" with the bin still nearly full
+        ("empty", -1.0, "below the minimum"),
+        ("empty", None, "must be a number"),
+        ("empty", NAN, "must be a number"),
+        ("full", 0.2, "blind zone"),
+        ("full", 1.15, "0.1 m nearer"),
+        ("full", 0.0, "below the minimum"),
+        ("full", INF, "must be a number"),
     )
-    for fn, d, words in cases:
-        ok, msg = fn(d)
-        assert ok is False
-        assert words in msg and msg.startswith("not calibrated"), msg
-        assert (lv.installed_empty_m, lv.empty_m, lv.full_m) == before
+    for what, d, words in cases:
+        new, errors = commands.check_set(INLET_RAW, "inlet.%s_m" % what, d)
+        assert new is None
+        msg = "; ".join(errors)
+        assert words in msg and msg.startswith("inlet."), msg
+        assert json.dumps(INLET_RAW) == before
 
 
 def test_calibration_by_the_technician():
-    lv = Level(1.2, 0.35, 0.15, blind_m=0.25)
+    lv = _level(INLET_RAW)
     lv.relearn_empty(1.3)
-    assert lv.calibrate_empty(1.0) == (True, "")
-    assert lv.installed_empty_m == 1.0 and lv.empty_m == 1.0  # the learnt value restarts
-    assert lv.calibrate_full(0.5) == (True, "")
-    assert close(lv.level(0.75), 0.5, 1e-9)
-    ok, msg = lv.calibrate_empty(0.55)  # now too near the new full distance
-    assert not ok and "0.1 m nearer" in msg
+    raw, errors = commands.check_set(INLET_RAW, "inlet.empty_m", 1.0)
+    assert errors == []
+    lv = _level(raw)  # applied by the restart: the learnt value restarts from it
+    assert lv.installed_empty_m == 1.0 and lv.empty_m == 1.0
+    raw, errors = commands.check_set(raw, "inlet.full_m", 0.5)
+    assert errors == []
+    assert close(_level(raw).level(0.75), 0.5, 1e-9)
+    new, errors = commands.check_set(raw, "inlet.empty_m", 0.55)  # too near the new full
+    assert new is None and "0.1 m nearer" in "; ".join(errors)
 
 
 # ---- Forecast ----
