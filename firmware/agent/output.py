@@ -31,7 +31,9 @@ def perceived_to_output(level_pct, curve="log"):
 def duty_u16(level_pct, curve="log", invert=False):
     """PWM duty 0..65535 for machine.PWM.duty_u16; invert for drivers whose dim input is
     active-low (then 65535 is dark)."""
-    d = int(perceived_to_output(level_pct, curve) * (DUTY_MAX / 100) + 0.5)
+    # Scaled before the division: 50 % is 3276750 / 100 exactly, also in the chip's float32
+    # (655.35 is not a float32, and 50 * 655.35 rounds to 32767).
+    d = int(perceived_to_output(level_pct, curve) * DUTY_MAX / 100 + 0.5)
     if d > DUTY_MAX:
         d = DUTY_MAX
     elif d < 0:

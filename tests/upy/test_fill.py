@@ -4,6 +4,7 @@
 # see the same numbers; every clock starts a few minutes before the 2**30 tick wrap.
 
 import json
+import sys
 
 from heap import allocated
 
@@ -17,6 +18,8 @@ WRAP = 1 << 30
 NAN = float("nan")
 INF = float("inf")
 NEAR_WRAP = WRAP - 5 * MIN
+# Exact to the last bit of a float32 near 1 (the chip's floats): what "equal" can mean there.
+F32 = 1e-6
 
 
 class Lcg:
@@ -67,11 +70,11 @@ def rate_tol(rate):
 def test_level_linear_map_and_clamp():
     lv = Level(1.2, 0.35, 0.15)
     assert lv.level(1.2) == 0
-    assert close(lv.level(0.35), 1.0, 1e-9)
-    assert close(lv.level(0.775), 0.5, 1e-9)
+    assert close(lv.level(0.35), 1.0, F32)
+    assert close(lv.level(0.775), 0.5, F32)
     assert lv.level(1.3) < 0 and lv.filling(1.3) == 0.0  # below the empty bottom (a hole)
     assert lv.level(0.3) > 1 and lv.filling(0.3) == 1.0  # above full, before the blind zone
-    assert close(lv.filling(0.775), 0.5, 1e-9)
+    assert close(lv.filling(0.775), 0.5, F32)
     for bad in (None, NAN, INF, -INF, True, "1.0"):
         assert lv.level(bad) is None
         assert lv.filling(bad) is None
@@ -97,15 +100,15 @@ def test_level_refuses_impossible_geometry():
 def test_relearn_accepts_small_drift_halfway():
     lv = Level(1.2, 0.35, 0.15)
     assert lv.relearn_empty(1.26) is True  # the bottom a little lower (a new liner)
-    assert close(lv.empty_m, 1.23, 1e-9)
+    assert close(lv.empty_m, 1.23, F32)
     assert lv.installed_empty_m == 1.2
     assert lv.level(1.23) == 0
     assert lv.relearn_empty(1.18) is True
-    assert close(lv.empty_m, 1.205, 1e-9)
+    assert close(lv.empty_m, 1.205, F32)
     # The same reading again and again converges to it but never past the tolerance.
     for _ in range(40):
         assert lv.relearn_empty(1.349) is True
-        assert lv.empty_m <= 1.349 + 1e-9
+        assert lv.empty_m <= 1.349 + F32
     assert close(lv.empty_m, 1.349, 1e-6)
 
 
@@ -119,7 +122,7 @@ def test_relearn_refuses_far_or_bad_readings():
     wide = Level(1.2, 0.35, 2.0)
     accepted = [wide.relearn_empty(0.42) for _ in range(10)]  # 0.81 0.615 0.5175 0.46875
     assert accepted == [True] * 4 + [False] * 6
-    assert close(wide.empty_m, 0.46875, 1e-9)
+    assert close(wide.empty_m, 0.46875, F32)
 
 
 # A calibration is a config change, saved then applied by a restart: the calibrate command
@@ -163,7 +166,7 @@ def test_calibration_by_the_technician():
     assert lv.installed_empty_m == 1.0 and lv.empty_m == 1.0
     raw, errors = commands.check_set(raw, "inlet.full_m", 0.5)
     assert errors == []
-    assert close(_level(raw).level(0.75), 0.5, 1e-9)
+    assert close(_level(raw).level(0.75), 0.5, F32)
     new, errors = commands.check_set(raw, "inlet.empty_m", 0.55)  # too near the new full
     assert new is None and "0.1 m nearer" in "; ".join(errors)
 
@@ -360,16 +363,18 @@ def test_never_raises_on_odd_input():
 def test_add_allocates_only_its_two_floats():
     f = Forecast(bucket_ms=24 * HOUR)  # no bucket closes in this stretch
     vals = [0.3 + 0.001 * i for i in range(60)]
-    t = [NEAR_WRAP]
+    # Times made beforehand: near the wrap, t + MIN is a long int on a 32-bit chip, and that
+    # would be the harness allocating, not add().
+    times = [tick(NEAR_WRAP, i * MIN) for i in range(60)]
 
     def one(i):
-        t[0] = (t[0] + MIN) % WRAP
-        f.add(t[0], vals[i])
+        f.add(times[i], vals[i])
 
     grew = allocated(one, 50)
-    # Two floats per call (level * 1e5 and the level returned): one 32-byte GC block each on
-    # this 64-bit build, 16 bytes on the chip. No list, no tuple, no long int.
-    assert grew is None or grew <= 50 * 64, "add() allocated %d bytes in 50 calls" % grew
+    # Two floats per call (level * 1e5 and the level returned): one GC block each, 32 bytes
+    # on the 64-bit host build, 16 on the 32-bit chip. No list, no tuple, no long int.
+    block = 32 if sys.maxsize > 1 << 32 else 16
+    assert grew is None or grew <= 50 * 2 * block, "add() allocated %d bytes in 50 calls" % grew
 
 
 def test_refit_allocates_little():
