@@ -1,7 +1,8 @@
 """`street`: the command line for the people around the devices.
 
     street board check boards/*.json     validate board pin maps against the chip's rules
-    street check DEVICE_DIR              validate a device's board.json, config.json, secrets.json
+    street check DEVICE_DIR              validate a device's board.json, config.json, secrets.json,
+                                         and that its role fits the board's heap
     street config schema                 every config field: kind, default, range, roles
     street broker init OUT_DIR ...       a broker's passwords, ACL, CA and TLS config
     street station run --host H ...      the reference vacuum station coordinator
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from agent import board as boards
 from agent import config, files
+from host_tools import chipfit
 from host_tools.security import cli as broker_cli
 
 
@@ -38,7 +40,7 @@ def _board_check(paths: list[str]) -> int:
     return 1 if bad else 0
 
 
-def _device_check(folder: str) -> int:
+def _device_check(folder: str, deploy: str) -> int:
     root = str(Path(folder)) + "/"
     loaded = files.load_all(root)
     for name, key in (("board", "board"), ("config", "config"), ("secrets", "secrets")):
@@ -47,6 +49,11 @@ def _device_check(folder: str) -> int:
         print(f"config in use: {loaded['config_source']}")
     for p in loaded["problems"]:
         print(f"problem: {p}")
+    board, cfg = loaded["board"], loaded["config"]
+    if board and cfg:
+        warning = chipfit.fit_warning(board, cfg["device"]["role"], deploy)
+        if warning:
+            print(f"warning: {warning}")
     return 1 if loaded["problems"] else 0
 
 
@@ -121,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("paths", nargs="+")
     c = sub.add_parser("check", help="validate a device folder before deploying it")
     c.add_argument("folder")
+    c.add_argument("--deploy", choices=chipfit.DEPLOYS, default="mpy",
+                   help="how the agent reaches the board: mpy (.mpy files on a stock image, the "
+                        "default) or frozen (a custom image): checks that the role fits its heap")
     s = sub.add_parser("config", help="the config schema")
     s.add_argument("action", choices=["schema"])
     broker_cli.add_parser(sub)
@@ -133,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "board":
         return _board_check(args.paths)
     if args.cmd == "check":
-        return _device_check(args.folder)
+        return _device_check(args.folder, args.deploy)
     return _schema()
 
 

@@ -44,7 +44,11 @@ ROLES = {
     ),
 }
 
-KEYS = ("name", "title", "chip", "roles", "pins", "active_low", "notes")
+KEYS = ("name", "title", "chip", "roles", "pins", "active_low", "memory", "notes")
+# "memory": what MicroPython's GC heap can hold on this board with Wi-Fi and TLS up, and
+# whether it has PSRAM (then the heap is megabytes). Host tools compare it with what a role
+# needs as deployed (frozen into the image, or .mpy files on a stock image).
+MEMORY_KEYS = ("psram", "gc_heap_kb")
 
 
 class BoardError(ValueError):
@@ -175,6 +179,7 @@ def validate(board, wifi=True):
     notes = board.get("notes")
     if notes is not None and not isinstance(notes, (str, list, dict)):
         errors.append("notes must be a string, list or object, got %s" % _typename(notes))
+    _check_memory(board.get("memory"), errors, warnings)
 
     chip = board.get("chip")
     rules = None
@@ -290,6 +295,25 @@ def validate(board, wifi=True):
                         % (fn, used[fn])
                     )
     return errors, warnings
+
+
+def _check_memory(mem, errors, warnings):
+    if mem is None:
+        warnings.append("memory not stated: say {\"psram\": true|false, \"gc_heap_kb\": N}"
+                        " so the host tools can tell whether a role fits")
+        return
+    if not isinstance(mem, dict):
+        errors.append("memory must be an object, got %s" % _typename(mem))
+        return
+    for key in sorted(mem, key=str):
+        if key not in MEMORY_KEYS:
+            errors.append("memory.%s: unknown (known: %s)" % (key, ", ".join(MEMORY_KEYS)))
+    if type(mem.get("psram")) is not bool:
+        errors.append("memory.psram must be true or false, got %s" % _typename(mem.get("psram")))
+    kb = mem.get("gc_heap_kb")
+    if not _is_int(kb) or not 16 <= kb <= 16384:
+        errors.append("memory.gc_heap_kb must be a whole number of KB, 16..16384, got %r"
+                      % (kb,))
 
 
 def load_board(obj, wifi=True):

@@ -13,6 +13,7 @@ a shallow clone of the public MicroPython repository at v1.28.0. gcc-multilib (f
 installed with apt-get when running as root.
 """
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -105,6 +106,15 @@ def _make(args: list[str], what: str) -> None:
 
 
 def build() -> dict[str, Path]:
+    """Both builds, up to date with firmware/ and the simulated board (make refreezes only
+    what changed). Safe to call from parallel test workers: one builds, the others wait."""
+    CHIP.mkdir(parents=True, exist_ok=True)
+    with open(CHIP / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build()
+
+
+def _build() -> dict[str, Path]:
     fetch_source()
     if not _has_m32():
         apt.install(("gcc-multilib",), "the chip-like interpreter (a 32-bit build)")
@@ -131,7 +141,9 @@ def build() -> dict[str, Path]:
                f"BUILD={build_dir}",
                f"FROZEN_MANIFEST={man}", f"MPY_LIB_DIR={lib}"], f"the {name} build")
         exe = BIN / f"micropython-{name}"
-        shutil.copy2(build_dir / "micropython", exe)
+        tmp = exe.with_suffix(".tmp")  # replaced whole: a test may be running the old one
+        shutil.copy2(build_dir / "micropython", tmp)
+        os.replace(tmp, exe)
         out[name] = exe
     return out
 

@@ -14,12 +14,15 @@ from agent.chips import CHIPS
 BOARDS = sorted((Path(__file__).resolve().parents[2] / "boards").glob("*.json"))
 
 
+MEM = {"psram": False, "gc_heap_kb": 112}
+
+
 def base(**pins):
     """A clean esp32 streetlight map, with pins overridden (None removes a function)."""
     p = {"lamp_pwm": 25, "light_adc": 34, "motion": 35}
     p.update(pins)
     p = {k: v for k, v in p.items() if v is not None}
-    return {"name": "t", "chip": "esp32", "roles": ["streetlight"], "pins": p}
+    return {"name": "t", "chip": "esp32", "roles": ["streetlight"], "pins": p, "memory": MEM}
 
 
 def only_error(board, *words, wifi=True):
@@ -80,6 +83,7 @@ def test_example_from_design_is_valid_with_led_warning():
             "status_led": 2,
         },
         "active_low": ["status_led"],
+        "memory": MEM,
     }
     only_warning(m, "status_led", "GPIO2", "strapping")
 
@@ -126,7 +130,7 @@ def chip_map(chip, **pins):
     lamp, motion, adc = CLEAN[chip]
     p = {"lamp_pwm": lamp, "motion": motion, "light_adc": adc}
     p.update(pins)
-    return {"name": "t", "chip": chip, "roles": ["streetlight"], "pins": p}
+    return {"name": "t", "chip": chip, "roles": ["streetlight"], "pins": p, "memory": MEM}
 
 
 @pytest.mark.parametrize("chip", sorted(CLEAN))
@@ -296,6 +300,25 @@ def test_non_string_keys_and_entries():
     m["active_low"] = [None]
     errors, _ = B.validate(m)
     assert len(errors) == 3, errors
+
+
+def test_memory_unstated_is_a_warning():
+    m = base()
+    del m["memory"]
+    only_warning(m, "memory not stated")
+
+
+@pytest.mark.parametrize("mem, word", [
+    ([], "memory must be an object"),
+    ({"psram": 0, "gc_heap_kb": 112}, "memory.psram must be true or false"),
+    ({"psram": False, "gc_heap_kb": 8}, "memory.gc_heap_kb"),
+    ({"psram": False, "gc_heap_kb": 112.5}, "memory.gc_heap_kb"),
+    ({"psram": False, "gc_heap_kb": 112, "flash_kb": 4096}, "memory.flash_kb: unknown"),
+])
+def test_bad_memory_is_an_error(mem, word):
+    m = base()
+    m["memory"] = mem
+    only_error(m, word)
 
 
 def test_unknown_top_level_key_is_a_warning():

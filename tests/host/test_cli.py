@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from host_tools import chipfit
 from host_tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +51,34 @@ def test_device_check_ok(tmp_path, capsys):
     d = _device(tmp_path, {"device": {"id": "p1", "role": "streetlight"}, "mqtt": {"host": "b"}})
     assert main(["check", d]) == 0
     assert "config  : ok" in capsys.readouterr().out
+
+
+def test_device_check_refuses_tls_without_the_ca_file(tmp_path, capsys):
+    d = _device(tmp_path, {"device": {"id": "p1", "role": "streetlight"},
+                           "mqtt": {"host": "b", "tls": True}})
+    assert main(["check", d]) == 1
+    assert "mqtt.tls is on but ca.der is missing" in capsys.readouterr().out
+    (tmp_path / "ca.der").write_bytes(b"\x30\x82")
+    assert main(["check", d]) == 0
+
+
+def test_device_check_warns_when_the_role_will_not_fit_the_board_as_deployed(tmp_path, capsys):
+    d = _device(tmp_path, {"device": {"id": "p1", "role": "streetlight"}, "mqtt": {"host": "b"}})
+    board = json.loads((tmp_path / "board.json").read_text())
+    need = chipfit.NEED_KB[("streetlight", "mpy")]
+    for heap_kb, psram, warned in ((need - 1, False, True), (need, False, False),
+                                   (need - 1, True, False)):
+        board["memory"] = {"psram": psram, "gc_heap_kb": heap_kb}
+        (tmp_path / "board.json").write_text(json.dumps(board))
+        assert main(["check", d]) == 0  # a warning, not a refusal
+        out = capsys.readouterr().out
+        assert ("warning: the streetlight role as .mpy files on a stock image needs about"
+                in out) == warned, (heap_kb, psram, out)
+    board["memory"] = {"psram": False, "gc_heap_kb": chipfit.NEED_KB[("streetlight",
+                                                                       "frozen")]}
+    (tmp_path / "board.json").write_text(json.dumps(board))
+    main(["check", d, "--deploy", "frozen"])
+    assert "warning" not in capsys.readouterr().out
 
 
 def test_device_check_names_every_bad_field(tmp_path, capsys):

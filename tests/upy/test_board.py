@@ -36,7 +36,8 @@ def _esp32(**pins):
     p = {"lamp_pwm": 25, "light_adc": 34, "motion": 35}
     for k in pins:
         p[k] = pins[k]
-    return {"name": "t", "chip": "esp32", "roles": ["streetlight"], "pins": p}
+    return {"name": "t", "chip": "esp32", "roles": ["streetlight"], "pins": p,
+            "memory": {"psram": False, "gc_heap_kb": 112}}
 
 
 def test_shipped_boards_validate_clean():
