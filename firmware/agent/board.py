@@ -311,7 +311,7 @@ def _check_memory(mem, errors, warnings):
     if type(mem.get("psram")) is not bool:
         errors.append("memory.psram must be true or false, got %s" % _typename(mem.get("psram")))
     kb = mem.get("gc_heap_kb")
-    if not _is_int(kb) or not 16 <= kb <= 16384:
+    if not (isinstance(kb, int) and _is_int(kb) and 16 <= kb <= 16384):
         errors.append("memory.gc_heap_kb must be a whole number of KB, 16..16384, got %r"
                       % (kb,))
 
