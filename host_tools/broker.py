@@ -17,6 +17,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _listening_inodes(port: int) -> set[str] | None:
+    """'socket:[inode]' of every TCP socket listening on `port` (Linux /proc/net/tcp*)."""
+    found, seen = set(), False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        seen = True
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                found.add(f"socket:[{f[9]}]")
+    return found if seen else None
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
 class Broker:
     """By default an open broker on one loopback port. With `conf`, the caller's full config
     instead (its listeners must be on `port` and, if given, `tls_port`, both on 127.0.0.1);
@@ -25,6 +45,9 @@ class Broker:
     def __init__(self, extra_conf: str = "", port: int | None = None, conf: str | None = None,
                  tls_port: int | None = None):
         self.port = port or free_port()
+        # A port we picked may be taken by someone else before Mosquitto binds it (free_port
+        # closes its socket first): then start() picks another. A caller's port is kept.
+        self.own_port = port is None and conf is None
         self.tls_port = tls_port
         self.extra_conf = extra_conf
         self.conf = conf
@@ -33,6 +56,16 @@ class Broker:
         self.log = Path(self.dir.name) / "mosquitto.log"
 
     def start(self, timeout_s: float = 10.0) -> "Broker":
+        for attempt in range(3):
+            try:
+                return self._start(timeout_s)
+            except PortTaken:
+                if not self.own_port or attempt == 2:
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout_s: float) -> "Broker":
         exe = find()
         if not exe:
             raise RuntimeError("mosquitto not installed: run `make setup`")
@@ -61,15 +94,39 @@ class Broker:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"mosquitto exited at start: {err}{self.log_text()}")
-            try:
-                for port in self.ports():
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                why = f"mosquitto exited at start: {err}{self.log_text()}"
+                self.stop()
+                if "Address already in use" in why:
+                    raise PortTaken(why)
+                raise RuntimeError(why)
+            # Ready when Mosquitto's own process listens on each port (a bare connect could
+            # reach whoever else holds a port a moment before Mosquitto fails to bind it).
+            if all(self._listens(port) for port in self.ports()):
                 return self
-            except OSError:
-                time.sleep(0.05)
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"mosquitto did not listen on ports {self.ports()} in {timeout_s}s")
+
+    def _listens(self, port: int) -> bool:
+        assert self.proc is not None
+        inodes = _listening_inodes(port)
+        if inodes is None:  # no /proc (not Linux): a connect is the best we can do
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return True
+            except OSError:
+                return False
+        try:
+            fds = os.listdir(f"/proc/{self.proc.pid}/fd")
+        except OSError:
+            return False
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{self.proc.pid}/fd/{fd}") in inodes:
+                    return True
+            except OSError:
+                continue
+        return False
 
     def ports(self) -> list[int]:
         return [self.port] + ([self.tls_port] if self.tls_port else [])
