@@ -10,13 +10,14 @@
 import machine
 from micropython import const
 
-from agent import vacuum
+from agent import ranging, vacuum
 from agent.board import is_active_low
 from agent.clock import wall_s
 from agent.comms import publish_events
 from agent.discharge import CHECKING
 from agent.inlet import Inlet
 from agent.ranger import Ds18b20Thermometer, NtcThermometer, Ranger
+from agent.sched import ticks_add, ticks_diff
 
 _CONTROL = "valve"
 _RANGE = "ranging"
@@ -55,12 +56,16 @@ class Chute:
                              inlet["ping_gap_ms"], inlet["blind_m"], inlet["max_m"],
                              inlet["spread_m"])
         self.thermo = _thermometer(pins, inlet)
+        self.burst_temp = None  # the thermometer's reading for the burst in progress
+        self.burst_temp_used = inlet["temp_c"]  # ... or the configured temperature
         self.my_id = agent.cfg["device"]["id"]
         self.valve_open = False
         self.backstop = None
         self.backstops = 0  # times the hardware timer had to close the valve
         self.backstops_said = 0
         self.last_tele_ms = now_ms
+        self._wall_s = None  # the wall clock's last reading (see _wall)
+        self._wall_due = None
         agent.sched.add(_CONTROL, 1000, self._control)
         agent.sched.add(_RANGE, inlet["sample_s"] * 1000, self._range)  # first burst at once
 
@@ -69,17 +74,27 @@ class Chute:
     def _range(self, now_ms):
         """One ping per run (the loop never waits on more than one echo); a reading when the
         burst is complete, then the next burst after sample_s (at once while a discharge
-        waits for its level check)."""
-        temp = self.thermo.read(now_ms) if self.thermo is not None else None
-        t = temp if temp is not None else self.inlet_cfg["temp_c"]
-        wait, reading = self.ranger.step(now_ms, t)
-        if reading is None:
+        waits for its level check). A ping allocates nothing: the air temperature is read
+        once per burst, as its first ping goes, and the reading is taken from the ranger's
+        burst in place."""
+        r = self.ranger
+        left = r.left_ms(now_ms)
+        if left > 0:
+            return left
+        if not r.busy():
+            temp = self.thermo.read(now_ms) if self.thermo is not None else None
+            self.burst_temp = temp
+            self.burst_temp_used = temp if temp is not None else self.inlet_cfg["temp_c"]
+        wait = r.poll(now_ms, self.burst_temp_used)
+        if not r.fresh:
             return wait
-        distance, quality = reading[0], reading[1]
-        self.core.reading(now_ms, distance, quality, temp)
+        b = r.burst
+        quality = b.quality
+        self.core.reading(now_ms, b.distance_um / 1e6 if quality == ranging.OK else None,
+                          quality, self.burst_temp)
         self.agent.sched.wake(_CONTROL, now_ms)
         self._telemetry(now_ms, quality)
-        self.ranger.start()
+        r.start()
         return 0 if self.core.discharge.phase == CHECKING else self.inlet_cfg["sample_s"] * 1000
 
     def _control(self, now_ms):
@@ -87,7 +102,7 @@ class Chute:
         link_up = comms is not None and comms.link.up
         closed = self.pos_pin.value() == self.closed_level
         vac = self.vac_pin.value() == self.vacuum_level
-        wait = self.core.step(now_ms, wall_s(), closed, vac, link_up)
+        wait = self.core.step(now_ms, self._wall(now_ms), closed, vac, link_up)
         self._drive(self.core.discharge.valve)
         if self.backstops != self.backstops_said:
             self.backstops_said = self.backstops
@@ -96,6 +111,19 @@ class Chute:
             self.agent.sched.wake(_RANGE, now_ms)  # the level check wants a reading now
         self._publish_events(now_ms)
         return wait if wait < 1000 else 1000
+
+    def _wall(self, now_ms):
+        """Wall-clock seconds for the control step, which wants only the local minute: read
+        again when the next wall minute may have begun (its last second read at every
+        step), every step while the clock is unset. Between, the last value is passed on:
+        on the chip an epoch is a long int, and reading one allocates."""
+        due = self._wall_due
+        if due is not None and ticks_diff(now_ms, due) < 0:
+            return self._wall_s
+        w = wall_s()
+        self._wall_s = w
+        self._wall_due = None if w is None else ticks_add(now_ms, (59 - w % 60) * 1000)
+        return w
 
     def _drive(self, want_open):
         if want_open == self.valve_open:

@@ -19,12 +19,13 @@ from agent import civil, ranging, vacuum
 from agent.config import minutes
 from agent.discharge import CHECKING, FAULT, Discharge
 from agent.fill import Forecast, Level, clamp01
-from agent.sched import ticks_diff
+from agent.sched import ticks_add, ticks_diff
 from agent.vacuum import REQ_MAY, REQ_MUST, REQ_NONE, STEP_DONE
 
 # status values: "ok" as in the FIWARE WasteContainer model; the others are ours
 ST_OK, ST_SENSOR, ST_VALVE, ST_JAMMED = "ok", "sensorFault", "valveFault", "jammed"
 SENSOR_FAULT_AFTER = const(3)  # invalid readings in a row before the sensor counts as faulty
+REDO_MAX_MS = const(3600000)  # the request is worked out at least this often
 
 
 def _minutes_until(m, target):
@@ -73,7 +74,16 @@ class Inlet:
         self.quality = None  # ranging quality of the last reading
         self.bad_in_row = 0
         self.level = None  # fill level of the last valid readings (median, not clamped)
-        self.estimate = None  # best estimate now (extrapolated while readings are invalid)
+        # The best estimate now (see the estimate property) as of the last step, worked out
+        # only when something needs it: a control step in which no input changed costs no
+        # float arithmetic (on the chip every float result is a heap object).
+        self._est = None
+        self._est_ok = True  # _est is the estimate at _now
+        self._now = now_ms  # now_ms of the last step
+        self._redo = True  # an input of the request changed: work it out at the next step
+        self._redo_at = now_ms  # ... and at the latest then (the estimate reaches a threshold)
+        self._moved = True  # the forecast changed since _t_must was worked out
+        self._t_must = None  # forecast seconds to must_go (None: unknown)
         self.last_est = None  # the last estimate the forecast gave, when, and the last rate
         self.last_est_ms = now_ms
         self.last_rate = 0.0
@@ -89,6 +99,8 @@ class Inlet:
 
     def reading(self, now_ms, distance_m, quality, temp_c):
         """One ranging result (agent.ranging: distance or None, and its quality)."""
+        self._fix_estimate()  # the estimate as of the last step, before the forecast moves
+        self._redo = self._moved = True
         self.temp_c = temp_c
         self.distance_m = distance_m
         if quality != self.quality:
@@ -115,20 +127,74 @@ class Inlet:
     # ---- one control step ----
 
     def step(self, now_ms, utc_s, closed, vacuum_input, link_up):
-        """Returns the longest wait (ms) before the next step is needed."""
+        """Returns the longest wait (ms) before the next step is needed.
+
+        The request is worked out again only when one of its inputs may have changed: a
+        reading came, the local minute turned, the discharge did something, or the time came
+        when the estimate (growing along the fill rate) reaches may_go or must_go, or an hour
+        passed. Otherwise a step allocates nothing."""
         cfg = self.cfg
-        self.local_minute = self.local_clock.at(utc_s) if utc_s is not None else None
-        self.estimate = self._estimate(now_ms)
+        minute = self.local_clock.at(utc_s) if utc_s is not None else None
+        if minute != self.local_minute:
+            self.local_minute = minute
+            self._redo = True
+        self._now = now_ms
+        self._est_ok = False
         d = self.discharge
         fresh, self.fresh = self.fresh, None
         wait = d.step(now_ms, closed, vacuum_input, link_up, fresh)
-        if self._after_discharge(now_ms):
-            self.estimate = self._estimate(now_ms)  # the request must not say "must" still
-        t_must = self.forecast.time_to(cfg["must_go"]) if self.estimate is not None else None
-        req = policy(self.estimate, t_must, cfg["must_go"], cfg["may_go"], self.lead_s,
-                     self.local_minute, self.quiet, self.cheap)
-        self.request = req
+        if d.events:
+            self._est = self._estimate(now_ms)  # before the discharge's outcome moves it
+            self._est_ok = True
+            if self._after_discharge(now_ms):
+                self._est = self._estimate(now_ms)  # the request must not say "must" still
+            self._redo = self._moved = True
+        elif not self._redo and ticks_diff(now_ms, self._redo_at) < 0:
+            return wait
+        est = self.estimate
+        if self._moved:  # the forecast's own time to must_go depends on the forecast only
+            self._t_must = self.forecast.time_to(cfg["must_go"]) if est is not None else None
+        self._redo = self._moved = False
+        self.request = policy(est, self._t_must, cfg["must_go"], cfg["may_go"], self.lead_s,
+                              self.local_minute, self.quiet, self.cheap)
+        self._redo_at = ticks_add(now_ms, self._until_threshold(est))
         return wait
+
+    @property
+    def estimate(self):
+        """The fill level now (as of the last step): the spike-proof median carried along the
+        fill rate (see _estimate), None while unknown."""
+        self._fix_estimate()
+        return self._est
+
+    def _fix_estimate(self):
+        if not self._est_ok:
+            self._est = self._estimate(self._now)
+            self._est_ok = True
+
+    def _rate_now(self):
+        """The rate (per hour, >= 0) the estimate grows at until the next reading."""
+        if self.forecast.level is not None:
+            r = self.forecast.rate_per_h
+            return 0.0 if r is None else r
+        return 0.0 if self.last_est is None else self.last_rate
+
+    def _until_threshold(self, est):
+        """ms until the estimate may reach the nearer of may_go and must_go above it (the
+        request's only thresholds in the level), at most an hour. Early rather than late:
+        a second, and while within 1e-6 of a threshold (float32 rounding) every step."""
+        cfg = self.cfg
+        if est is None:
+            return REDO_MAX_MS
+        may, must = cfg["may_go"], cfg["must_go"]
+        nxt = may if est < may else None
+        if est < must and (nxt is None or must < nxt):
+            nxt = must
+        rate = self._rate_now()
+        if nxt is None or not rate > 0:
+            return REDO_MAX_MS
+        ms = (nxt - est - 1e-6) / rate * 3600000 - 1000
+        return 0 if ms < 0 else (REDO_MAX_MS if ms >= REDO_MAX_MS else int(ms))
 
     def _estimate(self, now_ms):
         """The fill level now: the spike-proof median carried along the fill rate (also

@@ -14,9 +14,9 @@ TRIG_US = const(12)  # trigger pulse: HC-SR04 / JSN-SR04T need >= 10 us
 class Ranger:
     """An HC-SR04-style ranger (trigger out, echo in) read in bursts of n pings.
 
-    step() does at most one ping per call, so the cooperative loop never blocks longer than
-    one ping: about ping_timeout_us(max_m) when the echo never starts (30 ms for 4 m), the
-    sensor's start latency plus that when it never ends. Pings are at least gap_ms apart,
+    poll() (and step()) does at most one ping per call, so the cooperative loop never blocks
+    longer than one ping: about ping_timeout_us(max_m) when the echo never starts (30 ms for
+    4 m), the sensor's start latency plus that when it never ends. Pings are at least gap_ms apart,
     trigger to trigger, also across bursts: closer than ~60 ms a ping hears the previous
     ping's late echoes."""
 
@@ -28,14 +28,25 @@ class Ranger:
         self.timeout_us = ranging.ping_timeout_us(max_m)
         self.burst = ranging.Burst(n, blind_m, max_m, spread_m)
         self._last_ms = None  # ticks_ms of the last trigger
+        self.fresh = False  # the last poll() completed a burst (see poll)
 
     def start(self):
-        """Drop a burst in progress: the next pings begin a new one."""
+        """Drop a burst in progress (or a reading had): the next pings begin a new one."""
         self.burst.reset()
+        self.fresh = False
 
     def busy(self):
         """True while a burst has begun and not yet given its reading."""
-        return self.burst.count > 0
+        b = self.burst
+        return 0 < b.count < b.n
+
+    def left_ms(self, now_ms):
+        """ms until the next ping may go (gap_ms after the last one), 0 when it may now."""
+        last = self._last_ms
+        if last is None:
+            return 0
+        left = self.gap_ms - ticks_diff(now_ms, last)
+        return left if left > 0 else 0
 
     def ping(self, temp_c):
         """One measurement now; returns the ping's class (agent.ranging OK, BLIND, ...)."""
@@ -46,23 +57,38 @@ class Ranger:
         echo_us = machine.time_pulse_us(self.echo, 1, self.timeout_us)
         return self.burst.add(echo_us, temp_c)
 
-    def step(self, now_ms, temp_c):
-        """Ping if gap_ms has passed since the last ping. Returns (wait_ms, reading):
-        wait_ms until the next ping is due, counted from now_ms (as the scheduler counts a
-        task's returned delay); reading is the burst's (distance_m or None, quality,
-        n_valid) when this ping completed it (the next ping starts a new burst), else None."""
-        last = self._last_ms
-        if last is not None:
-            left = self.gap_ms - ticks_diff(now_ms, last)
-            if left > 0:
-                return left, None
+    def poll(self, now_ms, temp_c):
+        """Ping if gap_ms has passed since the last ping; returns wait_ms until the next ping
+        is due, counted from now_ms (as the scheduler counts a task's returned delay).
+
+        Allocates nothing (the agent's loop calls it once per ping): when this call's ping
+        completed a burst, `fresh` is True and `burst` holds the judged reading (quality,
+        distance_um, n_valid) until the next ping, which begins a new burst, or start()."""
+        self.fresh = False
+        left = self.left_ms(now_ms)
+        if left > 0:
+            return left
+        burst = self.burst
+        if burst.done:
+            burst.reset()  # the previous reading was had: this ping begins a new burst
         self._last_ms = now_ms
         self.ping(temp_c)
-        if not self.burst.done:
-            return self.gap_ms, None
+        if burst.done:
+            burst.measure()
+            self.fresh = True
+        return self.gap_ms
+
+    def step(self, now_ms, temp_c):
+        """poll(), with the reading as a tuple. Returns (wait_ms, reading): reading is the
+        burst's (distance_m or None, quality, n_valid) when this ping completed it (the next
+        ping starts a new burst), else None. Makes a tuple per call: the agent's loop uses
+        poll()."""
+        wait = self.poll(now_ms, temp_c)
+        if not self.fresh:
+            return wait, None
         reading = self.burst.result()
         self.burst.reset()
-        return self.gap_ms, reading
+        return wait, reading
 
 
 class NtcThermometer:

@@ -198,3 +198,59 @@ def test_a_dead_sensor_falls_back_to_a_timetable():
     done = [f for n, f in core.events if n == "discharge" and f["step"] == "done"]
     assert done and done[-1]["emptied"] is None
     assert core.estimate < 0.05 and core.request == REQ_NONE
+
+
+def eager_request(core, c):
+    """The request worked out from scratch for the last step, as every step once did."""
+    est = core.estimate
+    t_must = core.forecast.time_to(c["must_go"]) if est is not None else None
+    return policy(est, t_must, c["must_go"], c["may_go"], core.lead_s, core.local_minute,
+                  core.quiet, core.cheap)
+
+
+def test_the_request_follows_the_estimate_between_readings():
+    # Steps with no new input skip the request's float work (no garbage on the chip); the
+    # estimate still grows along the fill rate, and may_go is asked at the first step after
+    # the estimate reaches it, with no reading in between.
+    c = cfg()
+    core = Inlet(c, T0)
+    now = T0
+    for i in range(60):  # 0.45 -> 0.54 over an hour, at 0.09 an hour: must_go hours away
+        core.reading(now, distance(c, 0.45 + i * 0.0015), ranging.OK, None)
+        core.step(now, UTC0 + 12 * HOUR + i * 60, True, False, True)
+        now = ticks_add(now, 60000)
+    assert core.request == REQ_NONE and core.forecast.rate_per_h > 0.08
+    utc = UTC0 + 13 * HOUR
+    for s in range(3600):  # then a second a step, and no reading for an hour
+        core.step(now, utc + s, True, False, True)
+        assert core.request == eager_request(core, c), s
+        if core.request == REQ_MAY:
+            break
+        now = ticks_add(now, 1000)
+    else:
+        raise AssertionError("may_go never asked")
+    assert MAY <= core.estimate < MAY + 0.001
+
+
+@settings(max_examples=60)
+@given(st.lists(st.tuples(st.sampled_from([100, 1000, 1000, 1000, 7000, 600000]),
+                          st.sampled_from(["none", "ok", "ok", "bad", "spike"])),
+                min_size=50, max_size=400),
+       st.floats(0, 3), st.floats(0.0, 0.8), st.booleans(), st.integers(0, 23))
+def test_a_skipped_step_never_changes_the_request(steps, rate_per_h, start, clock, hour):
+    """Whatever the trace, after every step the request is what the policy says from scratch
+    (a step with no new input works nothing out, so this checks when it must)."""
+    c = cfg(sample_s=60)
+    core = Inlet(c, T0)
+    now, ms, true = T0, 0, start
+    for dt, what in steps:
+        now, ms = ticks_add(now, dt), ms + dt
+        true += rate_per_h * dt / 3600000
+        if what == "ok":
+            core.reading(now, distance(c, true), ranging.OK, None)
+        elif what == "bad":
+            core.reading(now, None, ranging.NO_ECHO, None)
+        elif what == "spike":
+            core.reading(now, distance(c, 0.99), ranging.OK, None)
+        core.step(now, UTC0 + hour * HOUR + ms // 1000 if clock else None, True, False, True)
+        assert core.request == eager_request(core, c), (ms, core.estimate)
