@@ -8,6 +8,11 @@ EPOCH_SHIFT = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
 
 def wall_s():
-    """Wall-clock epoch seconds (1970 epoch), or None when the clock is not set."""
-    t = time.time() + EPOCH_SHIFT
+    """Wall-clock epoch seconds (1970 epoch), or None when the clock is not set.
+    A set clock's seconds are a long int on the 32-bit chip (an allocation): callers on a
+    quiet path read it once a minute, not every tick."""
+    t = time.time()
+    if not EPOCH_SHIFT and type(t) is int and t < 0x40000000:
+        return None  # a small int is before 2004: never set (and no long-int comparison)
+    t += EPOCH_SHIFT
     return int(t) if t >= VALID_AFTER else None
