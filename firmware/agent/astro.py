@@ -26,6 +26,8 @@ _DAY_S = const(86400)
 _MAX_NEAREST_S = const(36 * 3600)
 
 NORMAL = "normal"
+SUNRISE = "sunrise"
+SUNSET = "sunset"
 POLAR_DAY = "polar_day"
 POLAR_NIGHT = "polar_night"
 
@@ -108,56 +110,145 @@ def _solar_day(utc_s, lon):
     return day, sod, day + int((sod + lon * 240.0) // _DAY_S)
 
 
-def is_night(utc_s, lat, lon, sunset_offset_min=0, sunrise_offset_min=0):
-    """True between sunset + sunset_offset_min and the next sunrise + sunrise_offset_min."""
-    day, sod, k = _solar_day(utc_s, lon)
-    kind, _, _ = sun_times(k, lat, lon)
+def _night(day, sod, k, times, sunset_offset_min, sunrise_offset_min, edges=None):
+    """is_night's answer from `times(j)` = sun_times(j, lat, lon). With `edges` (a SunClock),
+    also lowers edges.until_s to the first instant (seconds from now) the answer may change."""
+    kind, _, _ = times(k)
     if kind != NORMAL:
         return kind == POLAR_NIGHT
     # The latest event (with offsets) at or before now decides; the neighbouring days are
     # needed around midnight and wherever the UTC date is far from the local one.
     last_t = first_t = None
     last_set = first_set = False
-    for j in (k - 1, k, k + 1):
-        kind, rise, sett = sun_times(j, lat, lon)
+    for j in range(k - 1, k + 2):
+        kind, rise, sett = times(j)
         if rise is None or sett is None:
             continue
         base = (j - day) * _DAY_S - sod  # start of UTC day j, seconds relative to now
-        for t, is_set in ((base + (rise + sunrise_offset_min) * 60.0, False),
-                          (base + (sett + sunset_offset_min) * 60.0, True)):
+        for i in range(2):
+            is_set = i == 1
+            t = base + ((sett + sunset_offset_min) if is_set else
+                        (rise + sunrise_offset_min)) * 60.0
             if t <= 0:
                 if last_t is None or t > last_t:
                     last_t, last_set = t, is_set
-            elif first_t is None or t < first_t:
-                first_t, first_set = t, is_set
+            else:
+                if first_t is None or t < first_t:
+                    first_t, first_set = t, is_set
+                if edges is not None:
+                    edges.edge(t)
     if last_t is not None:
         return last_set
     return not first_set  # nothing yet in the window: dark if a sunrise comes next
+
+
+def _nearest(day, sod, k, times, window_s=None, edges=None):
+    """(name, seconds from now) of the sun event nearest to now, or (None, None). With
+    `edges`, also lowers edges.until_s to where |t| of an event may cross window_s."""
+    best_t = None
+    best_name = None
+    far = 1 if times(k)[0] == NORMAL else 2  # with no event today, yesterday's may be nearest
+    for j in range(k - far, k + far + 1):
+        kind, rise, sett = times(j)
+        if rise is None or sett is None:
+            continue
+        base = (j - day) * _DAY_S - sod
+        for i in range(2):
+            t = base + (sett if i else rise) * 60.0
+            if best_t is None or abs(t) < abs(best_t):
+                best_t, best_name = t, (SUNSET if i else SUNRISE)
+            if edges is not None:
+                # near flips where round(t - s) crosses +-window_s (s: seconds from now):
+                # from s = t - window_s - 0.5 on, and after s = t + window_s + 0.5
+                edges.edge(t - window_s)
+                edges.edge(t + window_s + 1)
+    if best_t is None or abs(best_t) > _MAX_NEAREST_S:
+        return None, None
+    return best_name, best_t
+
+
+def is_night(utc_s, lat, lon, sunset_offset_min=0, sunrise_offset_min=0):
+    """True between sunset + sunset_offset_min and the next sunrise + sunrise_offset_min."""
+    day, sod, k = _solar_day(utc_s, lon)
+    return _night(day, sod, k, lambda j: sun_times(j, lat, lon), sunset_offset_min,
+                  sunrise_offset_min)
 
 
 def nearest_event(utc_s, lat, lon):
     """("sunset" | "sunrise", event epoch seconds) of the event closest to utc_s, past or
     future, or (None, None) if there is none within 36 h (polar day or night)."""
     day, sod, k = _solar_day(utc_s, lon)
-    days = [k - 1, k, k + 1]
-    if sun_times(k, lat, lon)[0] != NORMAL:
-        days += [k - 2, k + 2]  # with no event today, yesterday's may still be nearest
-    best_t = None
-    best_name = None
-    for j in days:
-        kind, rise, sett = sun_times(j, lat, lon)
-        if rise is None or sett is None:
-            continue
-        base = (j - day) * _DAY_S - sod
-        for t, name in ((base + rise * 60.0, "sunrise"), (base + sett * 60.0, "sunset")):
-            if best_t is None or abs(t) < abs(best_t):
-                best_t, best_name = t, name
-    if best_t is None or abs(best_t) > _MAX_NEAREST_S:
+    name, t = _nearest(day, sod, k, lambda j: sun_times(j, lat, lon))
+    if name is None or t is None:
         return None, None
-    return best_name, int(utc_s) + int(round(best_t))
+    return name, int(utc_s) + int(round(t))
 
 
 def near_twilight(utc_s, lat, lon, window_min):
     """True within window_min minutes of a sunrise or sunset."""
     name, when = nearest_event(utc_s, lat, lon)
     return when is not None and abs(when - int(utc_s)) <= window_min * 60
+
+
+_CACHE_DAYS = const(8)
+
+
+class SunClock:
+    """is_night() and near_twilight() for one place, worked out only when their answers can
+    change: each computation also finds the span of wall time over which both hold (until
+    the next event, offset event, twilight-window edge or change of solar day), and sun_times
+    are kept per day number, so a day costs a handful of computations and a control tick
+    none (at(utc_s) in the span only compares). The answers are the functions' own, at every
+    second."""
+
+    def __init__(self, lat, lon, sunset_offset_min=0, sunrise_offset_min=0, window_min=90):
+        self.lat = lat
+        self.lon = lon
+        self.set_off = sunset_offset_min
+        self.rise_off = sunrise_offset_min
+        self.window_s = window_min * 60
+        self.dark = False
+        self.near = False
+        self.valid_from = None  # the answers hold for valid_from <= utc_s < valid_until
+        self.valid_until = None
+        self.until_s = 0.0  # scratch while computing: seconds from now of the next edge
+        self.computed = 0  # computations so far (for tests and benchmarks)
+        self._days = {}  # day number -> sun_times(...)
+        self._times = self.times  # bound once
+
+    def times(self, j):
+        t = self._days.get(j)
+        if t is None:
+            if len(self._days) >= _CACHE_DAYS:
+                self._days.clear()
+            t = self._days[j] = sun_times(j, self.lat, self.lon)
+        return t
+
+    def edge(self, t):
+        """An answer may change at the first whole second at or after t (seconds from now);
+        worked out again a little before (float32 rounding of t), but never at now."""
+        if t > 0:
+            t -= 0.25
+            if t < 0.5:
+                t = 0.5
+            if t < self.until_s:
+                self.until_s = t
+
+    def at(self, utc_s):
+        """Bring dark and near up to date for utc_s (int epoch seconds); True if worked out
+        anew."""
+        vf = self.valid_from
+        if vf is not None and vf <= utc_s < self.valid_until:
+            return False
+        utc_s = int(utc_s)
+        day, sod, k = _solar_day(utc_s, self.lon)
+        x = sod + self.lon * 240.0  # the solar day k ends where x reaches a day's multiple
+        self.until_s = _DAY_S - x % _DAY_S
+        self.dark = _night(day, sod, k, self._times, self.set_off, self.rise_off, self)
+        name, t = _nearest(day, sod, k, self._times, self.window_s, self)
+        self.near = t is not None and abs(int(round(t))) <= self.window_s
+        step = int(self.until_s)  # edges rounded down: worked out early rather than late
+        self.valid_from = utc_s
+        self.valid_until = utc_s + (step if step > 0 else 1)
+        self.computed = self.computed + 1
+        return True

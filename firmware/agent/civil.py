@@ -99,21 +99,67 @@ def in_window(minute, start, end):
     return minute >= start or minute < end
 
 
+def _transitions(y, tz_offset_min, dst):
+    """(start, end) of summer time in year y, seconds since 2000-01-01 00:00 UTC."""
+    if dst == "eu":
+        return (_last_sunday(y, 3, 31) * _DAY_S + 3600,
+                _last_sunday(y, 10, 31) * _DAY_S + 3600)
+    return (_nth_sunday(y, 3, 2) * _DAY_S + 7200 - tz_offset_min * 60,
+            _nth_sunday(y, 11, 1) * _DAY_S + 7200 - (tz_offset_min + 60) * 60)
+
+
+def offset_span(utc_s, tz_offset_min, dst):
+    """(offset_min, from_utc_s, until_utc_s): local_offset_min() at utc_s, and the span of
+    1970-epoch seconds around it over which it holds (None, None: for ever, no DST)."""
+    if dst not in ("eu", "us"):
+        return tz_offset_min, None, None
+    t = int(utc_s) - _EPOCH_2000 * _DAY_S
+    local = tz_offset_min * 60 if dst == "us" else 0  # the rule's year is local for "us"
+    y = civil_from_days((t + local) // _DAY_S)[0]
+    edges = []
+    for yy in (y - 1, y, y + 1):
+        edges.extend(_transitions(yy, tz_offset_min, dst))
+    i = 0
+    while edges[i + 1] <= t:
+        i += 1
+    summer = i & 1 == 0  # edges alternate start, end, start...
+    shift = _EPOCH_2000 * _DAY_S
+    return (tz_offset_min + (60 if summer else 0), edges[i] + shift, edges[i + 1] + shift)
+
+
 class MinuteClock:
-    """local_minute() worked out at most once per wall-clock minute: the DST rules take date
-    arithmetic that a control tick need not repeat every second."""
+    """local_minute() worked out at most once per wall-clock minute, and the DST rules only
+    when the offset's span (from one transition to the next) is left: a control tick in the
+    same minute only compares (no arithmetic, so no long int on a 32-bit chip either)."""
 
     def __init__(self, tz_offset_min, dst):
         self.tz_offset_min = tz_offset_min
         self.dst = dst
-        self.key = None
         self.minute = 0
+        self._from = None  # the minute holds for _from <= utc_s < _until
+        self._until = None
+        self._off = tz_offset_min
+        self._off_from = 0  # the offset holds for _off_from <= utc_s < _off_until
+        self._off_until = 0  # (an empty span: worked out at the first call)
+        self._span = self.dst in ("eu", "us")
 
     def at(self, utc_s):
-        key = utc_s // 60
-        if key != self.key:
-            self.key = key
-            self.minute = local_minute(utc_s, self.tz_offset_min, self.dst)
+        f = self._from
+        if f is not None and f <= utc_s < self._until:
+            return self.minute
+        utc_s = int(utc_s)
+        if self._span and not self._off_from <= utc_s < self._off_until:
+            off, f, u = offset_span(utc_s, self.tz_offset_min, self.dst)
+            self._off = off
+            self._off_from = f if f is not None else 0
+            self._off_until = u if u is not None else 0
+        start = utc_s - utc_s % 60
+        self._from = start
+        until = start + 60
+        if self._span and until > self._off_until:
+            until = self._off_until
+        self._until = until
+        self.minute = ((start + self._off * 60) // 60) % 1440
         return self.minute
 
 

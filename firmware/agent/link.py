@@ -29,6 +29,7 @@ from umqtt.simple import MQTTClient
 from agent.backoff import Backoff, uniform_from_bits
 from agent.mqttwire import connack_error, connect_packet
 from agent.outbox import Outbox
+from agent.sched import ticks_add, ticks_diff
 
 WIFI = const(0)
 TCP = const(1)
@@ -47,10 +48,10 @@ _SKIP_CHUNK = const(64)
 _IPPROTO_TCP = const(6)
 _TCP_NODELAY = const(1)
 # Association failures the radio reports at once (no point waiting for the timeout).
-_WIFI_FAILED = {
-    network.STAT_NO_AP_FOUND: "access point not found",
-    network.STAT_WRONG_PASSWORD: "wrong Wi-Fi password",
-    network.STAT_CONNECT_FAIL: "association failed",
+_WIFI_FAILED = {  # as last_error says it (made once: a failed attempt builds no string)
+    network.STAT_NO_AP_FOUND: "wifi: access point not found",
+    network.STAT_WRONG_PASSWORD: "wifi: wrong Wi-Fi password",
+    network.STAT_CONNECT_FAIL: "wifi: association failed",
 }
 
 
@@ -182,6 +183,7 @@ class Link:
         self.op_timeout_s = m["op_timeout_ms"] / 1000
         self.connect_timeout_ms = m["connect_timeout_s"] * 1000
         self.wifi_timeout_ms = cfg["wifi"]["connect_timeout_s"] * 1000
+        self.wifi_timeout_error = "wifi: no association in %d s" % cfg["wifi"]["connect_timeout_s"]
         self.ssid = secrets["wifi"]["ssid"] if secrets else ""
         self.wifi_key = secrets["wifi"]["password"] if secrets else ""
         self.user = secrets["mqtt"]["user"] if secrets else ""
@@ -261,8 +263,8 @@ class Link:
                 self._to(WAIT, now_ms)
                 self.retry_at = now_ms
             if self.state == WAIT:
-                if time.ticks_diff(now_ms, self.retry_at) < 0:
-                    return time.ticks_diff(self.retry_at, now_ms)
+                if ticks_diff(now_ms, self.retry_at) < 0:
+                    return ticks_diff(self.retry_at, now_ms)
                 self._open(now_ms)
                 return 20
             if self.state == TCP:
@@ -296,24 +298,24 @@ class Link:
         if not self.wlan.active():
             self.wlan.active(True)
         if self.wifi_started is None:
-            if time.ticks_diff(now_ms, self.wifi_retry_at) < 0:
-                return time.ticks_diff(self.wifi_retry_at, now_ms)
+            if ticks_diff(now_ms, self.wifi_retry_at) < 0:
+                return ticks_diff(self.wifi_retry_at, now_ms)
             self.wlan.connect(self.ssid, self.wifi_key)  # returns at once; we poll
             self.wifi_started = now_ms
         else:
             status = self.wlan.status()
             if status in _WIFI_FAILED:
                 why = _WIFI_FAILED[status]
-            elif time.ticks_diff(now_ms, self.wifi_started) > self.wifi_timeout_ms:
-                why = "no association in %d s" % (self.wifi_timeout_ms // 1000)
+            elif ticks_diff(now_ms, self.wifi_started) > self.wifi_timeout_ms:
+                why = self.wifi_timeout_error
             else:
                 return 250
             self.wlan.disconnect()
             self.wifi_started = None
             self.wifi_backoff.failed()
-            self.wifi_retry_at = time.ticks_add(now_ms, self.wifi_backoff.next_delay())
-            self.last_error = "wifi: " + why
-            return time.ticks_diff(self.wifi_retry_at, now_ms)
+            self.wifi_retry_at = ticks_add(now_ms, self.wifi_backoff.next_delay())
+            self.last_error = why
+            return ticks_diff(self.wifi_retry_at, now_ms)
         return 250
 
     def _open(self, now_ms):
@@ -339,7 +341,7 @@ class Link:
         self._to(TCP, now_ms)
 
     def _timed_out(self, now_ms):
-        return time.ticks_diff(now_ms, self.since) > self.connect_timeout_ms
+        return ticks_diff(now_ms, self.since) > self.connect_timeout_ms
 
     def _poll_tcp(self, now_ms):
         ev = self.poller.poll(0)
@@ -426,9 +428,9 @@ class Link:
             self.last_tx = now_ms
         self.backoff.maybe_reset(now_ms)
         ka_ms = self.keepalive_s * 1000
-        if time.ticks_diff(now_ms, self.last_rx) > ka_ms + ka_ms // 2:
+        if ticks_diff(now_ms, self.last_rx) > ka_ms + ka_ms // 2:
             raise OSError(errno.ETIMEDOUT)  # broker silent for 1.5 keepalives
-        if time.ticks_diff(now_ms, self.last_tx) >= ka_ms // 2:
+        if ticks_diff(now_ms, self.last_tx) >= ka_ms // 2:
             c.ping()
             self.last_tx = now_ms
         b.flush()
@@ -467,5 +469,5 @@ class Link:
             self.retry_at = now_ms
         else:
             self.backoff.failed()
-            self.retry_at = time.ticks_add(now_ms, self.backoff.next_delay())
+            self.retry_at = ticks_add(now_ms, self.backoff.next_delay())
         self._to(WAIT, now_ms)

@@ -9,6 +9,7 @@ from micropython import const
 from agent import output
 from agent.clock import wall_s
 from agent.comms import publish_events
+from agent.sched import ticks_diff
 from agent.streetlight import Streetlight
 
 CONTROL_MS = const(1000)  # a quiet night: one decision a second
@@ -21,23 +22,31 @@ _BH_POWER_ON, _BH_CONT_HRES = b"\x01", b"\x10"
 
 
 class AdcLight:
-    """An analog light sensor on an ADC1 pin: read() -> (lux, raw u16)."""
+    """An analog light sensor on an ADC1 pin: read() -> lux (float), raw (u16) kept in .raw.
+    The conversion runs only when the reading moved: a steady reading makes no new float."""
 
     kind = "adc"
 
     def __init__(self, pin, light):
         self.light = light
         self.adc = machine.ADC(machine.Pin(pin), atten=machine.ADC.ATTN_11DB)
+        self.raw = None
+        self.lux = None
+        self._uv = -1
 
     def read(self):
-        raw = self.adc.read_u16()
-        mv = self.adc.read_uv() / 1000
-        lux = (mv - self.light["adc_offset_mv"]) * self.light["adc_lux_per_mv"]
-        return (lux if lux > 0 else 0.0), raw
+        adc = self.adc
+        self.raw = adc.read_u16()
+        uv = adc.read_uv()
+        if uv != self._uv:
+            self._uv = uv
+            lux = (uv / 1000 - self.light["adc_offset_mv"]) * self.light["adc_lux_per_mv"]
+            self.lux = lux if lux > 0 else 0.0
+        return self.lux
 
 
 class Bh1750Light:
-    """A BH1750 on I2C: read() -> (lux or None when it does not answer, None)."""
+    """A BH1750 on I2C: read() -> lux, or None when it does not answer (.raw stays None)."""
 
     kind = "i2c"
 
@@ -45,6 +54,9 @@ class Bh1750Light:
         self.i2c = machine.I2C(0, scl=machine.Pin(scl), sda=machine.Pin(sda), freq=100000)
         self.buf = bytearray(2)
         self.started = False
+        self.raw = None
+        self.lux = None
+        self._counts = -1
 
     def read(self):
         try:
@@ -53,10 +65,14 @@ class Bh1750Light:
                 self.i2c.writeto(BH1750_ADDR, _BH_CONT_HRES)
                 self.started = True
             self.i2c.readfrom_into(BH1750_ADDR, self.buf)
-            return ((self.buf[0] << 8) | self.buf[1]) / 1.2, None
         except OSError:
             self.started = False  # re-initialise once it answers again
-            return None, None
+            return None
+        counts = (self.buf[0] << 8) | self.buf[1]
+        if counts != self._counts:
+            self._counts = counts
+            self.lux = counts / 1.2
+        return self.lux
 
 
 def light_sensor(pins, light):
@@ -82,6 +98,10 @@ class Pole:
         self.motion_pin.irq(handler=self._edge,
                             trigger=machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING)
         self.duty = -1
+        self._level = None  # the level self.duty was worked out for
+        self._curve = light["curve"]
+        self._invert = light["invert_output"]
+        self._debounce_ms = light["motion_debounce_ms"] + FAST_MS
         self.rise_ms = 0
         self.confirming = False  # a rising edge waits for its debounce to confirm it
         self.sched = agent.sched
@@ -97,16 +117,20 @@ class Pole:
             self.sched.poke(_CONTROL)  # decide now, not at the next one-second step
 
     def _control(self, now_ms):
-        lux, raw = self.sensor.read()
-        target = self.core.step(now_ms, wall_s(), lux, raw)
+        sensor = self.sensor
+        lux = sensor.read()
+        target = self.core.step(now_ms, wall_s(), lux, sensor.raw)
         level = self.ramp.step(target, now_ms)
-        duty = output.duty_u16(level, self.light["curve"], self.light["invert_output"])
-        if duty != self.duty:
-            self.pwm.duty_u16(duty)
-            self.duty = duty
-        self._publish_events(now_ms)
+        if level != self._level:  # the curve only when the level moved
+            self._level = level
+            duty = output.duty_u16(level, self._curve, self._invert)
+            if duty != self.duty:
+                self.pwm.duty_u16(duty)
+                self.duty = duty
+        if self.core.events:
+            self._publish_events(now_ms)
         if self.confirming:
-            if time.ticks_diff(now_ms, self.rise_ms) <= self.light["motion_debounce_ms"] + FAST_MS:
+            if ticks_diff(now_ms, self.rise_ms) <= self._debounce_ms:
                 return FAST_MS  # look again when the debounce can have confirmed it
             self.confirming = False
         if self.core.busy(now_ms) or not self.ramp.settled(target):

@@ -12,7 +12,7 @@ _MAX_NIGHT_MS = const(18 * 3600000)  # longer: a switch stuck on, a dark-day sto
 _KEEP = const(4)  # nights averaged: smooths switching jitter, follows the seasons within days
 
 
-def _step_minute(t):
+def step_minute(t):
     # Steps come as "HH:MM" from the config; already-parsed minutes are accepted too.
     return t if isinstance(t, int) else minutes(t)
 
@@ -24,7 +24,7 @@ def level_at(steps, minute):
     at_t = at_level = None  # the latest step at or before minute
     top_t = top_level = None  # the latest step of all, which holds across midnight
     for t, level in steps:
-        m = _step_minute(t)
+        m = step_minute(t)
         if m is None:
             continue
         if m <= minute and (at_t is None or m > at_t):

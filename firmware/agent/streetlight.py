@@ -21,7 +21,6 @@ from agent.energy import EnergyMeter
 MODE_PHOTOCELL, MODE_ASTRO, MODE_FAILSAFE = "photocell", "astro", "failsafe"
 CLOCK_PROFILE, CLOCK_VIRTUAL, CLOCK_NONE = "profile", "virtual", "none"
 MAX_LUX = const(150000)  # above full sunlight: a reading like that is a fault, not weather
-SUN_REFRESH_S = const(60)
 
 
 class Streetlight:
@@ -45,6 +44,15 @@ class Streetlight:
         self.late_from = minutes(light["late_from"])
         self.late_to = minutes(light["late_to"])
         self.has_place = light["lat"] is not None and light["lon"] is not None
+        # The sun clock's answers hold over spans of hours: worked out again only when a
+        # span ends (a handful of times a day), not at each tick.
+        self.sun = astro.SunClock(light["lat"], light["lon"], light["sunset_offset_min"],
+                                  light["sunrise_offset_min"], light["astro_window_min"]) \
+            if self.has_place else None
+        # The night profile with its times parsed once, and its level for the last minute.
+        self.steps = [(profile.step_minute(t), lv) for t, lv in light["profile"]]
+        self._base_minute = None
+        self._base_level = None
         # what the last step decided (for state, telemetry and tests)
         self.on = False
         self.level = 0.0
@@ -116,18 +124,15 @@ class Streetlight:
         return self.level
 
     def _sun(self, utc_s):
-        """The sun clock's answers, computed at most once a minute of wall time: sunrise and
-        sunset move by about a minute a day, and on the chip one computation costs ~10 ms."""
-        last = self.sun_at
-        if last is not None and 0 <= utc_s - last < SUN_REFRESH_S:
+        """The sun clock's answers at utc_s: computed anew only when the span over which the
+        last ones hold is left (see astro.SunClock); within it, comparisons only."""
+        sun = self.sun
+        if sun is None:
             return
-        light = self.light
-        self.sun_at = utc_s
-        self.dark_by_clock = astro.is_night(utc_s, light["lat"], light["lon"],
-                                            light["sunset_offset_min"],
-                                            light["sunrise_offset_min"])
-        self.near_twilight = astro.near_twilight(utc_s, light["lat"], light["lon"],
-                                                 light["astro_window_min"])
+        sun.at(utc_s)
+        self.sun_at = utc_s  # the answers below are the sun clock's at this wall time
+        self.dark_by_clock = sun.dark
+        self.near_twilight = sun.near
 
     def _sense(self, now_ms, lux, raw, dark_by_clock):
         if lux is not None and not (0 <= lux <= MAX_LUX):  # NaN fails both comparisons
@@ -173,7 +178,11 @@ class Streetlight:
     def _base(self):
         if self.mode == MODE_FAILSAFE or self.local_minute is None:
             return self.light["failure_level_pct"]
-        return profile.level_at(self.light["profile"], self.local_minute)
+        m = self.local_minute
+        if m != self._base_minute:
+            self._base_level = profile.level_at(self.steps, m)
+            self._base_minute = m
+        return self._base_level
 
     def _late(self):
         m = self.local_minute

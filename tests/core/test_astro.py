@@ -336,3 +336,39 @@ def test_float32_error_is_small_against_double():
                 worst = max(worst, abs(r64 - r32) * 60, abs(s64 - s32) * 60)
     assert worst < 10, worst
     assert math.isfinite(worst)
+
+
+# --- SunClock: the same answers, worked out only when they can change ---------------------------
+
+@pytest.mark.parametrize("mod", IMPLS)
+@settings(max_examples=60, deadline=None)
+@given(lat=st.floats(-70, 70), lon=st.floats(-180, 180), day=DAYS,
+       sec=st.integers(0, 86399), set_off=st.integers(-120, 120),
+       rise_off=st.integers(-120, 120), window=st.integers(10, 720),
+       inside=st.lists(st.floats(0, 1), min_size=40, max_size=40))
+def test_sun_clock_answers_as_the_functions_do_across_its_spans(
+        mod, lat, lon, day, sec, set_off, rise_off, window, inside):
+    lat, lon = f32(lat), f32(lon)
+    clock = mod.SunClock(lat, lon, set_off, rise_off, window)
+    t = S2000 + day * 86400 + sec
+    end = t + 40 * 3600
+    spans = 0
+    while t < end:
+        assert clock.at(t) is True  # a new span begins here
+        until = clock.valid_until
+        assert until > t
+        spans += 1
+        # the span's first and last second and one inside it: the functions' own answers
+        probes = {t, until - 1, t + int((until - 1 - t) * inside[spans % 40])}
+        for p in sorted(probes):
+            assert clock.at(p) is False or p == t
+            assert clock.dark is mod.is_night(p, lat, lon, set_off, rise_off), (p, t, until)
+            assert clock.near is mod.near_twilight(p, lat, lon, window), (p, t, until)
+        t = until
+    # a handful of spans a day, not one a minute
+    assert spans <= 40
+    # going back in time (a clock set back) works the answers out again
+    back = clock.valid_from - 3600
+    assert clock.at(back) is True
+    assert clock.dark is mod.is_night(back, lat, lon, set_off, rise_off)
+    assert clock.near is mod.near_twilight(back, lat, lon, window)

@@ -282,3 +282,23 @@ def test_survives_many_days_of_wrap_with_regular_reads():
         got = vm.local_minute(ticks_add(TICKS_PERIOD - 7, ms % TICKS_PERIOD))
         assert got is not None
         assert circ_diff(got, (12 * 60 + ms // 60000) % 1440) <= 20
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(946684800, 2524608000), st.sampled_from(["eu", "us", "none"]),
+       st.integers(-720, 840).map(lambda m: m - m % 15),
+       st.lists(st.integers(1, 40 * 86400), min_size=1, max_size=30))
+def test_minute_clock_and_offset_span_agree_with_local_minute(t, dst, tz, steps):
+    clock = civil.MinuteClock(tz, dst)
+    for step in [0] + steps:
+        t += step
+        off, lo, hi = civil.offset_span(t, tz, dst)
+        assert off == civil.local_offset_min(t, tz, dst)
+        if lo is not None:
+            assert lo <= t < hi
+            assert civil.local_offset_min(lo, tz, dst) == off
+            assert civil.local_offset_min(hi - 1, tz, dst) == off
+            assert civil.local_offset_min(hi, tz, dst) != off
+        assert clock.at(t) == civil.local_minute(t, tz, dst)
+        assert clock.at(t + 59 - t % 60) == civil.local_minute(t + 59 - t % 60, tz, dst)
+        assert clock.at(t - 3600) == civil.local_minute(t - 3600, tz, dst)  # backwards too

@@ -125,10 +125,11 @@ def test_a_bin_above_must_go_always_asks(rate_per_h, faults, start_hour, clock, 
             core.reading(now, distance(c, lv), ranging.OK, None)
             good_above = good_above + 1 if lv >= MUST + 0.001 else 0
         core.step(now, utc, True, False, True)
+        # Dead readings and spikes leave good_above as it is: a genuine must-go is kept
+        # through them. (A must-go that three spikes in a row made, the filter's own rule for a
+        # step that persists, may end when good readings come back below must_go.)
         if good_above >= 3:
             assert core.request == REQ_MUST, (i, core.level, core.estimate)
-        if core.request == REQ_MUST:
-            good_above = max(good_above, 3)  # from now on it must keep asking
         now = ticks_add(now, 600000)
 
 
