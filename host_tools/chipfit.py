@@ -64,10 +64,12 @@ class OutOfMemory(Exception):
     pass
 
 
-def run_day(role: str, deploy: str, heap_kb: int, hours: float = 24) -> dict:
+def run_day(role: str, deploy: str, heap_kb: int, hours: float = 24,
+            quiet_min: int = 0) -> dict:
     """Run one role for `hours` of virtual time on the chip-like interpreter with a GC heap of
     heap_kb, deployed as `deploy`; the day's figures (host_tools/bench/day_upy.py), or
-    OutOfMemory with the interpreter's last lines."""
+    OutOfMemory with the interpreter's last lines. quiet_min: then count what that many more
+    minutes allocate (quiet_bytes, quiet_ticks)."""
     exes = chipport.build()
     with tempfile.TemporaryDirectory() as tmp:
         dev = Path(tmp) / "device"
@@ -80,11 +82,25 @@ def run_day(role: str, deploy: str, heap_kb: int, hours: float = 24) -> dict:
                 raise RuntimeError("\n".join(errors))
             path = f"{Path(tmp) / 'fw'}:.frozen"
         exe = exes["frozen" if deploy == "frozen" else "stock"]
+        extra = [str(quiet_min)] if quiet_min else []
         proc = subprocess.run([str(exe), "-X", f"heapsize={heap_kb}K", str(DAY_SCRIPT),
-                               str(dev), str(hours), role],
+                               str(dev), str(hours), role, *extra],
                               env=dict(os.environ, MICROPYPATH=path), capture_output=True,
                               text=True, timeout=600)
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     if proc.returncode != 0:
         raise OutOfMemory(f"{role} as {deploy} with {heap_kb} KB: " + " | ".join(lines[-3:]))
     return json.loads(lines[-1])
+
+
+def min_heap_kb(role: str, deploy: str, hours: float = 24, step_kb: int = 4) -> int:
+    """The smallest heap (to step_kb) with which the role lives `hours`, by bisection."""
+    lo, hi = 8, 1024  # lo fails, hi lives
+    while hi - lo > step_kb:
+        mid = (lo + hi) // 2 // step_kb * step_kb
+        try:
+            run_day(role, deploy, mid, hours)
+            hi = mid
+        except OutOfMemory:
+            lo = mid
+    return hi

@@ -1,5 +1,7 @@
 # Runs under the MicroPython unix port with the simulated board: boots the agent on a device
 # folder and lives one virtual day. Prints one JSON line of measurements.
+#   micropython day_upy.py DEVICE_DIR HOURS [ROLE [QUIET_MINUTES]]
+# QUIET_MINUTES: then that long with the collector off, counting the bytes the loop allocates.
 import gc
 import json
 import os
@@ -31,7 +33,17 @@ ready = gc.mem_alloc() - base
 t0 = utime.ticks_ms()
 agent.run(int(run_h * 3600 * 1000))
 wall_ms = utime.ticks_diff(utime.ticks_ms(), t0)
-print(json.dumps({"virtual_h": run_h, "wall_s": wall_ms / 1000, "ticks": agent.ticks,
-                  "heap_code_bytes": code, "heap_agent_bytes": ready,
-                  "virtual_s_per_wall_s": int(run_h * 3600 * 1000 / max(wall_ms, 1)),
-                  "now_ms": simclock.now_ms()}))
+out = {"virtual_h": run_h, "wall_s": wall_ms / 1000, "ticks": agent.ticks,
+       "heap_code_bytes": code, "heap_agent_bytes": ready,
+       "virtual_s_per_wall_s": int(run_h * 3600 * 1000 / max(wall_ms, 1)),
+       "now_ms": simclock.now_ms(),
+       "modules": sorted(m for m in sys.modules if m.startswith("agent"))}
+if len(sys.argv) > 4:  # then N more minutes with the collector off: what the loop allocates
+    gc.collect()
+    ticks, before = agent.ticks, gc.mem_alloc()
+    gc.disable()
+    agent.run(int(sys.argv[4]) * 60000)
+    out["quiet_bytes"] = gc.mem_alloc() - before
+    out["quiet_ticks"] = agent.ticks - ticks
+    gc.enable()
+print(json.dumps(out))
