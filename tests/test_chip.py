@@ -56,3 +56,11 @@ def test_each_role_lives_a_day_in_its_heap_budget(chip, role, deploy):
     need = chipfit.NEED_KB[(role, deploy)]
     day = chipfit.run_day(role, deploy, need)  # raises OutOfMemory if it does not fit
     assert day["now_ms"] == 24 * 3600 * 1000
+    # Every module the running agent holds is one the boot loads leaf first (agent.app), so
+    # no deep chain of imports can raise the boot's peak unnoticed; the validators are gone.
+    from agent import app
+
+    kept = {"agent", "agent.app", "agent.hal", "agent.pins", "agent.sched"}
+    expected = kept | set(app.LINK_MODULES) | set(app.ROLE_MODULES[role])
+    assert set(day["modules"]) <= expected, set(day["modules"]) - expected
+    assert not set(day["modules"]) & set(app.BOOT_ONLY)

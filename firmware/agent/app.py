@@ -9,24 +9,55 @@ import time
 
 from micropython import const
 
-from agent import files, hal
-from agent.sched import Scheduler
+from agent import hal
+from agent.sched import Scheduler, Uptime
 
 LED_PERIOD_MS = const(2000)
 IDLE_SLICE_MS = const(100)
 LINK_PERIOD_MS = const(1000)  # at most; the link asks for sooner while it is busy
 current = None  # the running Agent, for the technician's REPL after Ctrl-C (and tests)
+# What only boot and commands need: the config schema and checks, the board validator and
+# the file store. On a stock image (.mpy files) their bytecode sits in the heap, so the agent
+# lets go of them once built, and a command loads what it needs again (Agent.shed).
+BOOT_ONLY = ("agent.commands", "agent.files", "agent.store", "agent.config", "agent.board",
+             "agent.chips")
+# What the link and each role load, leaf modules first. Imported one by one with a collection
+# between: left to nested imports, a module's code is loaded while everything importing it is
+# half-loaded, and on a stock image that chain peaked tens of KB above what stays (measured
+# on the chip-like build: the streetlight needed 128 KB to boot that way, 96 KB this way).
+LINK_MODULES = ("agent.message", "agent.topics", "agent.backoff", "agent.mqttwire",
+                "agent.outbox", "umqtt.simple", "agent.sign", "agent.clock", "agent.link",
+                "agent.comms")
+ROLE_MODULES = {
+    "streetlight": ("agent.civil", "agent.output", "agent.energy", "agent.dimmer",
+                    "agent.selfcheck", "agent.profile", "agent.sensing", "agent.astro",
+                    "agent.streetlight", "agent.pole"),
+    "inlet": ("agent.civil", "agent.vacuum", "agent.ranging", "agent.fill", "agent.discharge",
+              "agent.inlet", "agent.ranger", "agent.chute"),
+}
+
+
+def _import_leaf_first(names):
+    for name in names:
+        if name not in sys.modules:
+            __import__(name)
+            gc.collect()
 CRASH_FILE = "crash.txt"
 
 
 class Agent:
     def __init__(self, root=""):
+        from agent import files
+
         self.root = root
+        self.config_file = root + files.CONFIG_FILE
         self.loaded = files.load_all(root)
         self.board = self.loaded["board"]
         self.cfg = self.loaded["config"]
         self.secrets = self.loaded["secrets"]
         self.role = self.cfg["device"]["role"] if self.cfg else None
+        del files  # the validators are done: let go of them, room for the role's code
+        self.shed()
         self.hal = hal.Hal(self.board)
         # Degraded: something is missing or invalid. The loop still runs (so does the role
         # when the config and board allow it), the LED blinks fast and the problems are
@@ -37,7 +68,7 @@ class Agent:
         self.loop_us_max = 0
         self.led_on = False
         now = time.ticks_ms()
-        self.started_ms = now
+        self.up = Uptime(now)
         self.sched = Scheduler(now)
         loop = self.cfg["loop"] if self.cfg else {"wdt_ms": 0, "heartbeat_s": 60}
         if loop["wdt_ms"]:
@@ -54,9 +85,24 @@ class Agent:
                               "degraded": self.degraded}, now)
             if self.board is not None and self.role in self.board["roles"]:
                 self.role_impl = self._make_role(now)
+        self.shed()
+
+    def shed(self):
+        """Let go of the BOOT_ONLY modules (they load again when needed)."""
+        import agent
+
+        for name in BOOT_ONLY:
+            if name in sys.modules:
+                del sys.modules[name]
+                try:
+                    delattr(agent, name[6:])  # the package holds its submodules too
+                except AttributeError:
+                    pass
+        gc.collect()
 
     def _make_role(self, now_ms):
         # Imported here: a device carries the code of both roles but loads only its own.
+        _import_leaf_first(ROLE_MODULES.get(self.role or "", ()))
         if self.role == "streetlight":
             from agent.pole import Pole
 
@@ -68,6 +114,7 @@ class Agent:
         return None
 
     def _make_comms(self, now_ms):
+        _import_leaf_first(LINK_MODULES)
         from agent.comms import Comms
 
         ca = None
@@ -97,7 +144,7 @@ class Agent:
 
     def diag_numbers(self):
         free, _ = hal.heap()
-        return {"uptime_s": time.ticks_diff(time.ticks_ms(), self.started_ms) // 1000,
+        return {"uptime_s": self.up.at(time.ticks_ms()) // 1000,
                 "heap_free": free, "heap_max_block": hal.largest_free_block(free),
                 "reset_cause": hal.reset_cause(), "loop_us_max": self.loop_us_max}
 
@@ -133,7 +180,7 @@ class Agent:
         self.heartbeats += 1
         gc.collect()  # at a quiet moment of our choosing, not in the middle of a fade
         free, used = hal.heap()
-        up_s = time.ticks_diff(now_ms, self.started_ms) // 1000
+        up_s = self.up.at(now_ms) // 1000
         print("agent: up=%ds ticks=%d loop_max_us=%d heap_free=%d heap_used=%d%s"
               % (up_s, self.ticks, self.loop_us_max, free, used,
                  " DEGRADED" if self.degraded else ""))
@@ -149,19 +196,19 @@ class Agent:
             cfg["device"]["role"] if cfg else "?",
             cfg["device"]["id"] if cfg else "?",
             hal.reset_cause(), hal.unique_id_hex()))
-        if self.loaded["config_source"] not in (None, self.root + files.CONFIG_FILE):
+        if self.loaded["config_source"] not in (None, self.config_file):
             print("agent: running on", self.loaded["config_source"])
         for p in self.loaded["problems"]:
             print("agent: problem:", p)
 
     def run(self, run_ms=None):
         """Run the loop (forever, or for run_ms of the board's monotonic time)."""
-        start = time.ticks_ms()
+        ran = Uptime(time.ticks_ms()) if run_ms is not None else None
         while True:
             now = time.ticks_ms()
             left = None
-            if run_ms is not None:
-                left = run_ms - time.ticks_diff(now, start)
+            if ran is not None:
+                left = run_ms - ran.at(now)
                 if left <= 0:
                     return
             t0 = time.ticks_us()
@@ -196,10 +243,18 @@ def _record_crash(root, exc):
         pass
 
 
+def _in_safe_mode(root):
+    from agent import files  # in a function of its own: the module is let go of on return
+
+    if not files.safe_mode(root):
+        return False
+    print("agent: safe mode (file %r present): not started. The REPL is yours;"
+          " `import agent.tech as tech; tech.help()`" % files.SAFE_MODE_FILE)
+    return True
+
+
 def main(root="", run_ms=None):
-    if files.safe_mode(root):
-        print("agent: safe mode (file %r present): not started. The REPL is yours;"
-              " `import agent.tech as tech; tech.help()`" % files.SAFE_MODE_FILE)
+    if _in_safe_mode(root):
         return None
     global current
     agent = current = Agent(root)

@@ -5,27 +5,8 @@ import json
 
 from agent.chips import CHIPS
 
-# What each function does with its pin.
-OUT = "output"
-IN = "input"
-IO = "bidirectional"
-ANALOG = "analog"
-
-FUNCTIONS = {
-    "lamp_pwm": OUT,  # LED driver dimming input (PWM)
-    "light_adc": ANALOG,  # ambient-light sensor (photodiode/LDR divider)
-    "i2c_sda": IO,  # I2C light sensor / energy meter
-    "i2c_scl": IO,
-    "motion": IN,  # PIR / radar presence output
-    "us_trig": OUT,  # ultrasonic ranger trigger
-    "us_echo": IN,  # ultrasonic ranger echo
-    "valve": OUT,  # discharge valve actuator
-    "valve_pos": IN,  # valve closed limit switch
-    "vacuum_ready": IN,  # vacuum-station ready / pressure switch
-    "temp_onewire": IO,  # DS18B20 temperature
-    "temp_adc": ANALOG,  # NTC thermistor divider
-    "status_led": OUT,
-}
+# pin_of and is_active_low live in agent.pins (what the running agent keeps); named here too.
+from agent.pins import ANALOG, FUNCTIONS, IN, IO, OUT, is_active_low, is_int, pin_of  # noqa: F401
 
 # Each role needs every group; a group is met by any one of its alternatives, and an
 # alternative is met when all of its functions have a pin.
@@ -57,10 +38,6 @@ class BoardError(ValueError):
     def __init__(self, errors):
         self.errors = list(errors)
         super().__init__("\n".join(self.errors))
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _typename(v):
@@ -228,7 +205,7 @@ def validate(board, wifi=True):
         if pin is None:
             continue
         named.append(fn)
-        if not _is_int(pin):
+        if not is_int(pin):
             msg = "%s: pin must be an integer GPIO number or null, got %s %r" % (
                 fn,
                 _typename(pin),
@@ -311,7 +288,7 @@ def _check_memory(mem, errors, warnings):
     if type(mem.get("psram")) is not bool:
         errors.append("memory.psram must be true or false, got %s" % _typename(mem.get("psram")))
     kb = mem.get("gc_heap_kb")
-    if not (isinstance(kb, int) and _is_int(kb) and 16 <= kb <= 16384):
+    if not (isinstance(kb, int) and is_int(kb) and 16 <= kb <= 16384):
         errors.append("memory.gc_heap_kb must be a whole number of KB, 16..16384, got %r"
                       % (kb,))
 
@@ -342,20 +319,3 @@ def load_board(obj, wifi=True):
     if not board.get("title"):
         board["title"] = board["name"]
     return board
-
-
-def pin_of(board, function):
-    """GPIO number of `function` in a board map, or None when the map gives it no pin."""
-    if function not in FUNCTIONS:
-        raise ValueError("unknown function %r" % (function,))
-    pins = board.get("pins") if isinstance(board, dict) else None
-    if not isinstance(pins, dict):
-        return None
-    pin = pins.get(function)
-    return pin if _is_int(pin) else None
-
-
-def is_active_low(board, function):
-    """True when the map says `function` is active-low (drive 0 to switch it on)."""
-    lows = board.get("active_low") if isinstance(board, dict) else None
-    return isinstance(lows, (list, tuple)) and function in lows

@@ -11,11 +11,11 @@ import machine
 from micropython import const
 
 from agent import ranging, vacuum
-from agent.board import is_active_low
 from agent.clock import wall_s
 from agent.comms import publish_events
 from agent.discharge import CHECKING
 from agent.inlet import Inlet
+from agent.pins import is_active_low
 from agent.ranger import Ds18b20Thermometer, NtcThermometer, Ranger
 from agent.sched import ticks_add, ticks_diff
 

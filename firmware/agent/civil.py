@@ -167,3 +167,14 @@ def local_day(utc_s, tz_offset_min, dst):
     """The local date as a day number."""
     t = int(utc_s) + local_offset_min(utc_s, tz_offset_min, dst) * 60
     return split_utc(t)[0]
+
+
+def minutes(hhmm):
+    """Minutes after midnight of "HH:MM", or None if it is not one."""
+    if not isinstance(hhmm, str) or len(hhmm) != 5 or hhmm[2] != ":":
+        return None
+    h, m = hhmm[:2], hhmm[3:]
+    if not (h.isdigit() and m.isdigit()):
+        return None
+    h, m = int(h), int(m)
+    return h * 60 + m if h < 24 and m < 60 else None

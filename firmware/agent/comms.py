@@ -3,14 +3,14 @@
 # The decisions are in the pure modules (commands, sign, message); this wires them to the
 # link, the files on flash and the agent.
 import hashlib
-import time
 
 from micropython import const
 
-from agent import commands, config, files, sign, store
+from agent import sign
 from agent.clock import wall_s
 from agent.link import Link
 from agent.message import Encoder, Reporter, diag_fields
+from agent.sched import Uptime
 from agent.topics import Topics
 
 RESTART_GRACE_MS = const(1500)  # time for the ack to leave before a commanded restart
@@ -46,9 +46,11 @@ class Comms:
         self.link = Link(cfg, agent.secrets, self.topics, now_ms, wlan=wlan, ca_data=ca_data,
                          on_up=self._on_up)
         self.enc = Encoder()
-        self.started_ms = now_ms
+        self.up = Uptime(now_ms)
         self.state_reporter = Reporter(agent.state_deadbands(), cfg["loop"]["heartbeat_s"] * 1000)
         key = sign.key_from_hex(agent.secrets["cmd"]["key"]) if agent.secrets else None
+        from agent import files  # boot and commands only: let go of after (Agent.shed)
+
         self.verifier = sign.Verifier(key, m["signed_cmds"], files.load_counter(agent.root))
         self.acks = 0
         self.retained_refused = None  # digest of the last retained command refused
@@ -56,7 +58,7 @@ class Comms:
     # ---- outgoing ----
 
     def _stamp(self, fields, now_ms):
-        return self.enc.encode(fields, wall_s(), time.ticks_diff(now_ms, self.started_ms))
+        return self.enc.encode(fields, wall_s(), self.up.at(now_ms))
 
     def event(self, fields, now_ms):
         """An event: stamped now, kept through outages, delivered in order (QoS 1)."""
@@ -120,6 +122,15 @@ class Comms:
         if topic == self.topics.group_peer:
             self.agent.peer_message(payload, now_ms)
             return
+        self._command(topic, payload, now_ms, retained)
+        # The schema, validators and file store a command loaded: let go of them again (on
+        # a stock image their bytecode sits in the heap).
+        shed = getattr(self.agent, "shed", None)
+        if shed is not None:
+            shed()
+
+    def _command(self, topic, payload, now_ms, retained):
+        from agent import commands, files
         if retained:
             # Kept by the broker and handed to every new session: run, it would reboot or
             # rewrite the flash at each boot. Refused, and acked once, not at each reconnect.
@@ -166,6 +177,8 @@ class Comms:
         """Change one config field (validated against the whole schema, saved atomically),
         then restart so it applies from a clean boot. (ok, error, state) as an ack wants.
         A value already in force writes nothing and restarts nothing (no flash wear)."""
+        from agent import commands, config, files, store
+
         path = self.agent.root + files.CONFIG_FILE
         raw, _, _ = store.load_json(path)
         new, errors = commands.check_set(raw, field, value)

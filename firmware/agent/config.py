@@ -6,10 +6,11 @@
 # technician fixes a file in one go instead of one error per reboot.
 from micropython import const
 
+from agent.civil import minutes
+
 REQUIRED = object()  # marks a field with no default
 ROLES = ("streetlight", "inlet")
 RESERVED_IDS = ("group",)  # a topic segment of the group topics (agent.topics)
-MIN_SPAN_M = 0.1  # an inlet's full distance must be at least this much nearer than empty
 
 # kinds: "int", "num" (int or float), "bool", "str", "id" (safe in an MQTT topic and a file
 # name), a tuple of allowed strings, or "hex" (a key).
@@ -240,17 +241,6 @@ def field_error(spec, v):
     return None
 
 
-def minutes(hhmm):
-    """Minutes after midnight of "HH:MM", or None if it is not one."""
-    if not isinstance(hhmm, str) or len(hhmm) != 5 or hhmm[2] != ":":
-        return None
-    h, m = hhmm[:2], hhmm[3:]
-    if not (h.isdigit() and m.isdigit()):
-        return None
-    h, m = int(h), int(m)
-    return h * 60 + m if h < 24 and m < 60 else None
-
-
 def _pairs(v, most):
     if not isinstance(v, list) or not 1 <= len(v) <= most:
         return "must be a list of 1 to %d pairs" % most
@@ -368,23 +358,6 @@ def check(schema, obj, role=None):
     return (None if errors else out), errors
 
 
-def geometry_error(empty_m, full_m, blind_m):
-    """Why an inlet's ranger geometry (metres from the sensor face) is impossible, naming the
-    config field, or None. The one judge of a calibration: the config check (which every
-    saved change, a technician's calibration among them, passes) and agent.fill.Level."""
-    if not _num(empty_m) or empty_m <= 0:
-        return "inlet.empty_m: %r must be a positive number" % (empty_m,)
-    if not _num(full_m) or full_m <= 0:
-        return "inlet.full_m: %r must be a positive number" % (full_m,)
-    if full_m + MIN_SPAN_M > empty_m:
-        return "inlet.full_m: %r must be at least %r m nearer the sensor than inlet.empty_m " \
-               "%r" % (full_m, MIN_SPAN_M, empty_m)
-    if full_m < blind_m:
-        return "inlet.full_m: %r is inside the sensor's blind zone (inlet.blind_m %r)" % (
-            full_m, blind_m)
-    return None
-
-
 def _cross_checks(cfg):
     errors = []
     dev = cfg.get("device")
@@ -406,6 +379,8 @@ def _cross_checks(cfg):
                       "valve that never opens would go unnoticed"
                       % (inlet["open_s"], inlet["valve_travel_ms"]))
     if inlet and "full_m" in inlet:
+        from agent.fill import geometry_error  # only an inlet's config loads the inlet's code
+
         err = geometry_error(inlet["empty_m"], inlet["full_m"], inlet["blind_m"])
         if err:
             errors.append(err)

@@ -1,7 +1,6 @@
 # The device's own files (shell: the flash): board.json, config.json, secrets.json, flags.
 # Loading them touches only the filesystem, so the host tools use this module as it is.
-from agent import board as boards
-from agent import config, sign, store
+from agent import sign, store
 
 BOARD_FILE = "board.json"
 CONFIG_FILE = "config.json"
@@ -20,6 +19,9 @@ def _load(root, name, validate):
 
 def load_all(root=""):
     """Board, config and secrets as the device would load them, with every problem found."""
+    from agent import board as boards  # the validators: boot only (agent.app.BOOT_ONLY)
+    from agent import config
+
     board, _, p_board = _load(root, BOARD_FILE, boards.load_board)
     cfg, cfg_src, p_cfg = _load(root, CONFIG_FILE, config.load)
     secrets, _, p_sec = _load(root, SECRETS_FILE, config.load_secrets)

@@ -17,8 +17,9 @@ from array import array
 
 from micropython import const
 
-from agent.config import MIN_SPAN_M, geometry_error
 from agent.sched import ticks_diff
+
+MIN_SPAN_M = 0.1  # an inlet's full distance must be at least this much nearer than empty
 
 TTF_CAP_S = const(30 * 86400)  # forecasts and their errors saturate at 30 days
 MIN_RATE_PER_H = 0.001  # slower than this (6 weeks from empty to full) there is no forecast
@@ -49,13 +50,30 @@ def clamp01(level):
     return 0.0 if level < 0 else (1.0 if level > 1 else level)
 
 
+def geometry_error(empty_m, full_m, blind_m):
+    """Why an inlet's ranger geometry (metres from the sensor face) is impossible, naming the
+    config field, or None. The one judge of a calibration: the config check (which every
+    saved change, a technician's calibration among them, passes) and Level."""
+    if not _ok(empty_m) or empty_m <= 0:
+        return "inlet.empty_m: %r must be a positive number" % (empty_m,)
+    if not _ok(full_m) or full_m <= 0:
+        return "inlet.full_m: %r must be a positive number" % (full_m,)
+    if full_m + MIN_SPAN_M > empty_m:
+        return "inlet.full_m: %r must be at least %r m nearer the sensor than inlet.empty_m " \
+               "%r" % (full_m, MIN_SPAN_M, empty_m)
+    if full_m < blind_m:
+        return "inlet.full_m: %r is inside the sensor's blind zone (inlet.blind_m %r)" % (
+            full_m, blind_m)
+    return None
+
+
 class Level:
     """Distance to the waste surface -> fill level, with the calibration of one bin.
 
     installed_empty_m is the technician's empty distance; empty_m the one in use, re-learnt
     after each discharge but never further than relearn_tol_m from the installed one. Raises
     ValueError for an impossible geometry (the config check refuses those first, with the
-    same agent.config.geometry_error). A technician calibrates through the config
+    same geometry_error). A technician calibrates through the config
     (inlet.empty_m / inlet.full_m) and a restart, never by changing a Level in place."""
 
     def __init__(self, empty_m, full_m, relearn_tol_m=0.15, blind_m=0.0):

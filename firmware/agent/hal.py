@@ -5,7 +5,7 @@ import gc
 import machine
 from micropython import const
 
-from agent.board import is_active_low, pin_of
+from agent.pins import is_active_low, pin_of
 
 _CAUSES = {}
 for _name in ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET"):

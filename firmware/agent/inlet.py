@@ -16,7 +16,7 @@
 from micropython import const
 
 from agent import civil, ranging, vacuum
-from agent.config import minutes
+from agent.civil import minutes
 from agent.discharge import CHECKING, FAULT, Discharge
 from agent.fill import Forecast, Level, clamp01
 from agent.sched import ticks_add, ticks_diff

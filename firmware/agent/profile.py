@@ -2,7 +2,7 @@
 
 from micropython import const
 
-from agent.config import minutes
+from agent.civil import minutes
 from agent.sched import ticks_add, ticks_diff
 
 _DAY_MS = const(86400000)

@@ -91,3 +91,17 @@ class Scheduler:
         i = self.names.index(name)
         self.due[i] = now_ms
         self.woken = True
+
+
+class Uptime:
+    """Milliseconds since a start, past the ticks wrap (ticks_diff alone turns negative after
+    2**29 ms, about 6.2 days). Call at() at least that often: every heartbeat does."""
+
+    def __init__(self, now_ms):
+        self.mark = now_ms
+        self.ms = 0
+
+    def at(self, now_ms):
+        self.ms += ticks_diff(now_ms, self.mark)
+        self.mark = now_ms
+        return self.ms

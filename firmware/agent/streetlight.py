@@ -14,7 +14,7 @@
 from micropython import const
 
 from agent import astro, civil, profile, selfcheck, sensing
-from agent.config import minutes
+from agent.civil import minutes
 from agent.dimmer import Dimmer
 from agent.energy import EnergyMeter
 

@@ -132,3 +132,17 @@ def test_safe_mode_leaves_the_repl_free():
     finally:
         os.chdir(here)
     assert simworld.pin_mode(LED) is None and simclock.now_ms() == 0  # nothing touched
+
+
+def test_uptime_and_the_envelope_count_on_past_the_ticks_half_period():
+    """ticks_diff alone turns negative after 2**29 ms (6.2 days): a device whose clock was never
+    set would then publish a negative "up" in every message, and report a negative uptime."""
+    from agent.sched import TICKS_PERIOD, Uptime
+
+    half = TICKS_PERIOD // 2
+    up = Uptime(5)
+    t = 5
+    for _ in range(200):  # 200 steps of a day: about 7 periods of the ticks
+        t = (t + 86400000) % TICKS_PERIOD
+        up.at(t)
+    assert up.ms == 200 * 86400000 > half

@@ -127,7 +127,7 @@ def test_relearn_refuses_far_or_bad_readings():
 
 # A calibration is a config change, saved then applied by a restart: the calibrate command
 # (agent.chute, through comms.set_config) and tech.calibrate both go through the config
-# check, the one judge of a geometry (agent.config.geometry_error, which Level uses too).
+# check, the one judge of a geometry (agent.fill.geometry_error, which Level uses too).
 INLET_RAW = {"device": {"id": "bin-1", "role": "inlet"}, "mqtt": {"host": "b"},
              "inlet": {"branch": "north", "empty_m": 1.2, "full_m": 0.35, "blind_m": 0.25}}
 
