@@ -31,13 +31,13 @@ def test_set_saves_a_valid_change_and_keeps_a_backup():
 
 def test_set_refuses_an_invalid_change_and_changes_nothing():
     d = device.make("tech2")
-    from agent import config, tech
+    from agent import tech
 
     before = _config(d)
     try:
         _in(d, lambda: tech.set("loop.heartbeat_s", 5))
         raise AssertionError("accepted heartbeat_s=5")
-    except config.ConfigError as e:
+    except ValueError as e:  # a ConfigError; the class itself is reloaded after a boot's shed
         assert "loop.heartbeat_s: 5 is below the minimum 10" in str(e)
     assert _config(d) == before
     assert "config.json.tmp" not in os.listdir(d)
