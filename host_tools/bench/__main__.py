@@ -18,27 +18,17 @@ real-time figure depends on how busy this host is, so it is shown here and not a
 """
 
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from host_tools import chipfit
 from host_tools.bench import chip
 from host_tools.setup.checks import compile_tree
 from host_tools.upy import MPLIB, ROOT, SIMBOARD, micropython_env, micropython_exe
 
 HOST_HEAP = "1M"  # room enough: this run measures speed
-
-
-def device_folder(d: Path, role: str) -> None:
-    shutil.copy(ROOT / "boards" / "esp32-devkitc.json", d / "board.json")
-    cfg = {"device": {"id": "bench-1", "role": role},
-           "mqtt": {"host": "127.0.0.1", "signed_cmds": False}}  # no command key here
-    if role == "inlet":
-        cfg["inlet"] = {"branch": "north"}
-    (d / "config.json").write_text(json.dumps(cfg))
-    (d / "secrets.json").write_text(json.dumps({"wifi": {"ssid": "street"}}))
 
 
 def precompiled_env(tmp: Path) -> dict:
@@ -57,7 +47,7 @@ def agent_day(role: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         dev = Path(tmp) / "device"
         dev.mkdir()
-        device_folder(dev, role)
+        chipfit.device_folder(dev, role)  # as a city installs it: a place, a key
         out = subprocess.run(
             [micropython_exe(), "-X", f"heapsize={HOST_HEAP}",
              str(Path(__file__).parent / "day_upy.py"), str(dev), "24", role],
