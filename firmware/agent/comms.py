@@ -70,6 +70,9 @@ class Comms:
             self.link.publish(self.topics.group_peer, self._stamp(fields, now_ms))
 
     def telemetry(self, fields, now_ms):
+        """QoS 0, now or never: with the link down nothing is encoded (no garbage)."""
+        if not self.link.up:
+            return False
         return self.link.publish(self.topics.telemetry, self._stamp(fields, now_ms))
 
     def publish_state(self, now_ms, force=False):
