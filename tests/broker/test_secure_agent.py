@@ -50,14 +50,14 @@ class Operator:
                 self.acks.append(json.loads(msg.payload))
             self.got.notify_all()
 
-    def wait(self, pred, timeout_s=10):
+    def wait(self, pred, timeout_s=30):  # generous: a busy host costs time only
         with self.got:
             return self.got.wait_for(pred, timeout_s)
 
     def send(self, payload: bytes):
         self.c.publish(f"{ROOT}/cmd", payload, qos=1)
 
-    def ack_for(self, cid, timeout_s=10):
+    def ack_for(self, cid, timeout_s=30):
         assert self.wait(lambda: any(a.get("id") == cid for a in self.acks), timeout_s), \
             f"no ack for {cid}: {self.acks}"
         return next(a for a in self.acks if a.get("id") == cid)

@@ -195,13 +195,15 @@ def test_station_run_says_when_it_is_connected_and_stops_on_ctrl_c(sb, tmp_path)
     try:
         while not any("connected to" in line for line in said):
             try:
-                said.append(lines.get(timeout=20))
+                said.append(lines.get(timeout=60))  # generous: a busy host costs time only
             except queue.Empty:
                 pytest.fail(f"never said it was connected: {said}")
         assert said[-1].split(" ", 1)[1] == (f"connected to 127.0.0.1:{sb.port} as station, "
                                              "listening for inlets of city/main\n")
         proc.send_signal(signal.SIGINT)  # Ctrl-C, to our own child by its PID
-        assert proc.wait(timeout=20) == 0, said + list(lines.queue)
+        # Stopping says offline (waits up to 2 s for the broker) and joins two threads: on a
+        # host with every core busy that took over 20 s once. What is checked is the clean exit.
+        assert proc.wait(timeout=90) == 0, said + list(lines.queue)
     finally:
         if proc.poll() is None:
             proc.kill()

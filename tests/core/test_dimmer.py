@@ -1,43 +1,29 @@
 """Motion boost, light-ahead, override and the output curve under CPython: hypothesis draws
 random traces of motion, neighbour and override events, base levels and tick starts (near the
 2**30 wrap too) and checks them against an oracle. The fixed cases also run under MicroPython
-(tests/upy/test_dimmer.py)."""
+(tests/upy/dimmer_cases.py)."""
 
-import sys
-from pathlib import Path
-
+import dimmer_cases as dc  # the cases shared with ring 2 (tests/upy is on sys.path)
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "upy"))
-import light_cases as lc  # noqa: E402
-
-from agent.dimmer import Dimmer  # noqa: E402
-from agent.output import Ramp, duty_u16, perceived_to_output  # noqa: E402
-from agent.sched import TICKS_PERIOD, ticks_add  # noqa: E402
-
-CASES = ["check_boost_ramp_hold_fade", "check_new_detection_extends_never_shortens",
-         "check_light_ahead_scales_with_distance", "check_override_bounded"]
+from agent.dimmer import Dimmer
+from agent.output import Ramp, duty_u16, perceived_to_output
+from agent.sched import TICKS_PERIOD, ticks_add
+from tests import shared_cases
 
 
-@pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("t0", [0, lc.NEAR_WRAP, TICKS_PERIOD - 1])
-def test_fixed_cases(case, t0):
-    getattr(lc, case)(t0)
-
-
-@pytest.mark.parametrize("case", ["check_log_curve", "check_duty", "check_ramp",
-                                  "check_stuck_sensor_across_days"])
-def test_fixed_output_cases(case):
-    getattr(lc, case)()
+@pytest.mark.parametrize("case", shared_cases.names(dc))
+def test_shared_case(case, tmp_path):
+    shared_cases.run(dc, case, tmp_path)
 
 
 def test_fixed_seed_traces():
-    lc.check_random_traces(200, 12345)
+    dc.random_traces(200, 12345)
 
 
-starts = st.one_of(st.sampled_from([0, lc.NEAR_WRAP, TICKS_PERIOD - 1]),
+starts = st.one_of(st.sampled_from([0, dc.NEAR_WRAP, TICKS_PERIOD - 1]),
                    st.integers(0, TICKS_PERIOD - 1))
 bases = st.one_of(st.sampled_from([0, 5, 10, 40, 60, 100]), st.floats(0, 100))
 fields = st.fixed_dictionaries({
@@ -84,29 +70,29 @@ def test_random_traces_keep_every_promise(trace):
     peer never shortens an own hold and a new detection never shortens one), <= the highest
     boost asked, exactly the base after the last hold + fade; not on: 0; an override wins,
     bounded by override_max_s; busy/next_change_ms agree with the level."""
-    lc.check_trace(*trace)
+    dc.verify_trace(*trace)
 
 
 @given(fields, starts, st.floats(0, 400), bases, st.booleans())
 def test_peer_boost_scaled_by_distance(f, t0, dist, base, late):
-    lt = lc.light(**f)
+    lt = dc.light(**f)
     d = Dimmer(lt)
     got = d.peer(t0, dist, late)
     reach = lt["ahead_reach_m"]
     boost = lt["late_boost_pct"] if late else lt["boost_pct"]
     want = boost * (1 - dist / reach) if 0 < reach and dist <= reach else 0
-    assert lc.close(got, want)
+    assert dc.close(got, want)
     # Fully up (after the ramp), still holding: exactly the scaled boost, or the base.
     t = ticks_add(t0, lt["ramp_ms"])
     floor = max(lt["min_level_pct"], base)
-    assert lc.close(d.level(t, True, base), max(floor, want))
+    assert dc.close(d.level(t, True, base), max(floor, want))
     if want == 0:
         assert d.next_change_ms(t) is None
 
 
 @given(fields, starts, st.integers(0, 100), st.floats(0.001, 1e6), bases)
 def test_override_bounded(f, t0, level, duration, base):
-    lt = lc.light(**f)
+    lt = dc.light(**f)
     d = Dimmer(lt)
     granted = d.override(level, duration, t0)
     assert granted <= lt["override_max_s"]

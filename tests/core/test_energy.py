@@ -1,36 +1,24 @@
-"""Energy metering and night accounting under CPython. The hand-checked cases also run under
-MicroPython (tests/upy/test_dimmer.py); here hypothesis adds random level traces, and a
-float32 shim shows the meter keeps its accuracy with the chip's 32-bit floats."""
+"""Energy metering and night accounting under CPython. The hand-checked cases
+(tests/upy/energy_cases.py) also run under MicroPython, in tests/upy/test_dimmer.py; here
+hypothesis adds random level traces, and a float32 shim shows the meter keeps its accuracy
+with the chip's 32-bit floats."""
 
-import sys
 from fractions import Fraction
-from pathlib import Path
 
+import energy_cases as ec  # the cases shared with ring 2 (tests/upy is on sys.path)
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "upy"))
-import light_cases as lc  # noqa: E402
-
-from agent.energy import EnergyMeter  # noqa: E402
-from agent.sched import TICKS_PERIOD, ticks_add  # noqa: E402
+from agent.energy import EnergyMeter
+from agent.sched import TICKS_PERIOD, ticks_add
+from tests import shared_cases
 from tests.float32 import F32
 
-CASES = ["check_energy_by_hand", "check_night_vs_baselines"]
 
-
-@pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("t0", [0, lc.NEAR_WRAP, TICKS_PERIOD - 1])
-def test_fixed_cases(case, t0):
-    getattr(lc, case)(t0)
-
-
-@pytest.mark.parametrize("case", ["check_power_curve_interpolation", "check_d60_schedule"])
-def test_fixed_cases_no_clock(case):
-    getattr(lc, case)()
-
-
+@pytest.mark.parametrize("case", shared_cases.names(ec))
+def test_shared_case(case, tmp_path):
+    shared_cases.run(ec, case, tmp_path)
 
 
 def test_shim_is_float32_and_a_naive_float32_sum_would_fail():
@@ -49,11 +37,11 @@ def test_twelve_hours_of_ticks_with_float32_power_curve():
     # (mW * ms, carried into [Wh, mWh, uJ]); were it to sum floats derived from the F32 curve,
     # they would be float32 and drift as above.
     m = EnergyMeter([[F32(0), F32(0.5)], [F32(37), F32(22.7)], [F32(100), F32(60)]])
-    wh = lc.check_twelve_hours_of_ticks(m)
+    wh = ec.twelve_hours_of_ticks(m)
     assert abs(wh - 720) < 1e-6
     # Also at a level interpolated in float32: 50 % -> 22.7 + 37.3 * 13 / 63 W
     m2 = EnergyMeter([[F32(0), F32(0.5)], [F32(37), F32(22.7)], [F32(100), F32(60)]])
-    now = lc.NEAR_WRAP
+    now = ec.NEAR_WRAP
     for _ in range(12 * 36000):
         m2.update(F32(50), now)
         now = ticks_add(now, 100)
@@ -121,7 +109,7 @@ def test_night_baselines(t0, start, minutes, pattern):
         return pattern[k * len(pattern) // minutes]
 
     m = EnergyMeter(curve)
-    night = lc.run_night(m, t0, start, minutes, level_at)
+    night = ec.run_night(m, t0, start, minutes, level_at)
     d60 = on = act = 0.0
     for k in range(minutes):
         mm = (start + k) % 1440
@@ -149,6 +137,6 @@ def test_night_books_plain_updates_too():
     m.night_update(20, 1800000, 23 * 60 + 30)
     m.update(20, 3600000)  # 30 min at 20 W
     night = m.night_end(3600000)
-    assert lc.close(night["wh"], 60)
-    assert lc.close(night["d60_wh"], 50)  # 23:00-00:00 at 50 %
+    assert ec.close(night["wh"], 60)
+    assert ec.close(night["d60_wh"], 50)  # 23:00-00:00 at 50 %
     assert night["burn_s"] == 3600

@@ -1,18 +1,19 @@
 """Fill level, calibration and the time-to-full forecast under CPython: the cases shared with
-MicroPython (tests/upy/test_fill.py), then properties over generated traces. Clocks start
+MicroPython (tests/upy/fill_cases.py), then properties over generated traces. Clocks start
 anywhere, mostly near the 2**30 wrap of ticks_ms."""
 
 import json
 import math
 import random
 
+import fill_cases as shared  # the cases shared with ring 2 (tests/upy is on sys.path)
 import pytest
-import test_fill as shared  # the cases shared with ring 2 (tests/upy is on sys.path)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import commands
 from agent.fill import MIN_SPAN_M, TTF_CAP_S, Forecast, Level
+from tests import shared_cases
 from tests.float32 import F32
 
 WRAP = 1 << 30
@@ -20,9 +21,9 @@ MIN = 60_000
 HOUR = 60 * MIN
 
 
-@pytest.mark.parametrize("case", sorted(n for n in dir(shared) if n.startswith("test_")))
-def test_shared_case(case):
-    getattr(shared, case)()
+@pytest.mark.parametrize("case", shared_cases.names(shared))
+def test_shared_case(case, tmp_path):
+    shared_cases.run(shared, case, tmp_path)
 
 
 starts = st.integers(WRAP - 6 * HOUR, WRAP - 1) | st.integers(0, WRAP - 1)

@@ -6,24 +6,19 @@ import hmac
 import json
 import math
 import string
-import sys
-from pathlib import Path
 
+import protocol_cases  # the cases shared with ring 2 (tests/upy is on sys.path)
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from agent import commands, config, message, sign, topics
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "upy"))
-import protocol_cases  # noqa: E402
-
-CASES = [n for n in dir(protocol_cases) if n.startswith("check_")]
+from tests import shared_cases
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_shared_case(case):
-    getattr(protocol_cases, case)()
+@pytest.mark.parametrize("case", shared_cases.names(protocol_cases))
+def test_shared_case(case, tmp_path):
+    shared_cases.run(protocol_cases, case, tmp_path)
 
 
 ids = st.text(string.ascii_letters + string.digits + "_-.", min_size=1, max_size=32)

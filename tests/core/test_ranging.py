@@ -7,21 +7,17 @@ import statistics
 
 import pytest
 import ranging_cases as shared  # the cases shared with ring 2 (tests/upy is on sys.path)
-import simclock
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from agent import ranging
 from agent.ranging import BLIND, NO_ECHO, OK, OUT_OF_RANGE, OUTLIER
+from tests import shared_cases
 
 
-@pytest.mark.parametrize("case", sorted(n for n in dir(shared) if n.startswith("test_")))
-def test_shared_case(case):
-    simclock.reset()
-    try:
-        getattr(shared, case)()
-    finally:
-        simclock.reset()
+@pytest.mark.parametrize("case", shared_cases.names(shared))
+def test_shared_case(case, tmp_path):
+    shared_cases.run(shared, case, tmp_path)
 
 
 def c_at(t):

@@ -1,24 +1,25 @@
 """Light/motion sensing and the self-checks under CPython: the cases shared with MicroPython
-(tests/upy/test_sensing.py), then properties over generated traces. Every time below starts
+(tests/upy/sensing_cases.py), then properties over generated traces. Every time below starts
 near the 2**30 wrap of ticks_ms."""
 
 import math
 import statistics
 
 import pytest
-import test_sensing as shared  # the cases shared with ring 2 (tests/upy is on sys.path)
+import sensing_cases as shared  # the cases shared with ring 2 (tests/upy is on sys.path)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import selfcheck, sensing
 from agent.sensing import ABSENT, OK, STUCK
+from tests import shared_cases
 
 WRAP = 1 << 30
 
 
-@pytest.mark.parametrize("case", sorted(n for n in dir(shared) if n.startswith("test_")))
-def test_shared_case(case):
-    getattr(shared, case)()
+@pytest.mark.parametrize("case", shared_cases.names(shared))
+def test_shared_case(case, tmp_path):
+    shared_cases.run(shared, case, tmp_path)
 
 
 def wrap(t):

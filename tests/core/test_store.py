@@ -1,17 +1,12 @@
 """Atomic config saves under CPython; the same cases run under MicroPython (test_store.py in
 tests/upy)."""
 
-import sys
-from pathlib import Path
-
 import pytest
+import store_cases  # the cases shared with ring 2 (tests/upy is on sys.path)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "upy"))
-import store_cases  # noqa: E402
-
-CASES = [n for n in dir(store_cases) if n.startswith("check_")]
+from tests import shared_cases
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", shared_cases.names(store_cases))
 def test_store(case, tmp_path):
-    getattr(store_cases, case)(str(tmp_path))
+    shared_cases.run(store_cases, case, tmp_path)

@@ -21,7 +21,7 @@ import simclock  # noqa: E402
 import simtime  # noqa: E402
 import simworld  # noqa: E402
 
-CASES = sorted(n for n in dir(simboard_cases) if n.startswith("test_"))
+from tests import shared_cases  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -31,9 +31,9 @@ def pristine_board():
     simclock.reset()
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_case(name):
-    getattr(simboard_cases, name)()
+@pytest.mark.parametrize("name", shared_cases.names(simboard_cases))
+def test_case(name, tmp_path):
+    shared_cases.run(simboard_cases, name, tmp_path)
 
 
 def test_machine_is_the_simulated_one():

@@ -55,20 +55,20 @@ BAD_COMMANDS = [
 ]
 
 
-def check_hmac_rfc4231_vectors():
+def test_hmac_rfc4231_vectors():
     for key, data, want in RFC4231:
         got = binascii.hexlify(sign.hmac_sha256(key, data)).decode()
         assert got == want, (key[:4], got)
 
 
-def check_equal_compares_whole_strings():
+def test_equal_compares_whole_strings():
     assert sign.equal(b"abc", b"abc")
     assert not sign.equal(b"abc", b"abd")
     assert not sign.equal(b"abc", b"ab")
     assert sign.equal(b"", b"")
 
 
-def check_topics_build_and_parse():
+def test_topics_build_and_parse():
     t = topics.Topics("city", "north", "streetlight", "pole-7", "elm")
     assert t.status == b"city/north/streetlight/pole-7/status"
     assert t.cmd_ack == b"city/north/streetlight/pole-7/cmd/ack"
@@ -86,7 +86,7 @@ def check_topics_build_and_parse():
     assert lone.subscriptions() == [b"city/north/inlet/bin-1/cmd"]
 
 
-def check_topics_refuse_what_does_not_fit():
+def test_topics_refuse_what_does_not_fit():
     for bad in ("", "/", "city/north/streetlight/pole-7", "city/north/streetlight/pole-7/x",
                 "city/north/lamp/pole-7/state", "city/north/streetlight/+/state",
                 "city/north/streetlight/#", "city//streetlight/pole-7/state",
@@ -105,7 +105,7 @@ def check_topics_refuse_what_does_not_fit():
     assert "group" in topics.RESERVED_IDS
 
 
-def check_acl_lists():
+def test_acl_lists():
     w = topics.acl_write("city", "n", "streetlight", "p1", "elm")
     assert "city/n/streetlight/p1/status" in w and "city/n/streetlight/p1/cmd/ack" in w
     assert "city/n/streetlight/p1/cmd" not in w  # only operators command a device
@@ -123,7 +123,7 @@ def check_acl_lists():
     assert topics.device_filter("city", "n", "inlet", "i1") == "city/n/inlet/i1/#"
 
 
-def check_envelope_encoding():
+def test_envelope_encoding():
     enc = message.Encoder()
     a = json.loads(enc.encode({"lux": 12.5, "on": True}, 1700000000, 5000))
     assert a == {"v": 1, "seq": 0, "ts": 1700000000, "lux": 12.5, "on": True}, a
@@ -144,7 +144,7 @@ def check_envelope_encoding():
         assert obj is None and err, bad
 
 
-def check_reporter_deadband_and_heartbeat():
+def test_reporter_deadband_and_heartbeat():
     r = message.Reporter({"lux": 2, "level": 0}, 60000)
     v = {"lux": 10.0, "level": 50, "mode": "auto"}
     assert r.due(v, 0)  # nothing reported yet
@@ -163,12 +163,12 @@ def check_reporter_deadband_and_heartbeat():
     assert r2.due({"x": 1}, 500)
 
 
-def check_diag_fields():
+def test_diag_fields():
     d = message.diag_fields(10, -60, 50000, 30000, "power-on", 1500, 2, 0)
     assert d["rssi"] == -60 and d["reset_cause"] == "power-on" and len(d) == 8
 
 
-def check_valid_commands_decode():
+def test_valid_commands_decode():
     cmd, err = commands.decode_command(b'{"id":"c1","cmd":"ping"}')
     assert err is None and cmd == {"id": "c1", "cmd": "ping", "args": {}}, (cmd, err)
     cmd, err = commands.decode_command(b'{"id":"c2","cmd":"reboot","args":{},"ctr":9}')
@@ -182,7 +182,7 @@ def check_valid_commands_decode():
     assert cmd is not None and cmd["args"]["value"] == '[[[[[{{{{"]', err
 
 
-def check_bad_commands_refused():
+def test_bad_commands_refused():
     for payload, phrase in BAD_COMMANDS:
         cmd, err = commands.decode_command(payload)
         assert cmd is None and isinstance(err, str), payload
@@ -191,7 +191,7 @@ def check_bad_commands_refused():
     assert cmd is None and "nested" in err
 
 
-def check_role_mismatch_refused():
+def test_role_mismatch_refused():
     commands.COMMANDS["flush"] = (("inlet",), {})
     try:
         cmd, err = commands.decode_command(b'{"id":"a","cmd":"flush"}', role="streetlight")
@@ -202,7 +202,7 @@ def check_role_mismatch_refused():
         del commands.COMMANDS["flush"]
 
 
-def check_command_id_for_error_acks():
+def test_command_id_for_error_acks():
     assert commands.command_id(b'{"id":"c9","cmd":"nope"}') == "c9"
     assert commands.command_id(b'{"id":"a/b"}') is None
     assert commands.command_id(b"\xff") is None
@@ -212,7 +212,7 @@ def check_command_id_for_error_acks():
         "id": "c1", "ok": True, "state": {"level": 5}}
 
 
-def check_set_validates_against_the_config_schema():
+def test_set_validates_against_the_config_schema():
     new, errors = commands.check_set(RAW, "loop.heartbeat_s", 60)
     assert errors == [] and new["loop"]["heartbeat_s"] == 60
     assert "loop" not in RAW  # the caller's raw config is untouched
@@ -225,7 +225,7 @@ def check_set_validates_against_the_config_schema():
         assert new is None and errors and phrase in errors[0], (field, errors)
 
 
-def check_signed_command_roundtrip():
+def test_signed_command_roundtrip():
     v = sign.Verifier(KEY, True, 5)
     body = '{"id":"s1","cmd":"ping","ctr":6}'
     payload = sign.sign_command(KEY, "pole-7", body)
@@ -240,7 +240,7 @@ def check_signed_command_roundtrip():
     assert got is None and "replay" in err, err
 
 
-def check_signed_command_refusals():
+def test_signed_command_refusals():
     v = sign.Verifier(KEY, True, 5)
     body = '{"id":"s1","cmd":"ping","ctr":6}'
     good = json.loads(sign.sign_command(KEY, "pole-7", body))
@@ -270,7 +270,7 @@ def check_signed_command_refusals():
     assert v.last_ctr == 5
 
 
-def check_unsigned_allowed_when_not_required():
+def test_unsigned_allowed_when_not_required():
     v = sign.Verifier(KEY, False, 0)
     raw = b'{"id":"u1","cmd":"ping","ctr":1000000000}'
     got, err = v.check(raw, "pole-7")
@@ -283,7 +283,7 @@ def check_unsigned_allowed_when_not_required():
     assert got is None
 
 
-def check_counter_document():
+def test_counter_document():
     assert sign.counter_from_doc(sign.counter_doc(42)) == 42
     for bad in ({}, {"last_ctr": -1}, {"last_ctr": "3"}, {"last_ctr": True}, [], None,
                 {"last_ctr": 1, "x": 2}):
@@ -295,7 +295,7 @@ def check_counter_document():
     assert sign.key_from_hex("") is None and sign.key_from_hex("ab" * 32) == b"\xab" * 32
 
 
-def check_outbox_fifo_and_drop_oldest():
+def test_outbox_fifo_and_drop_oldest():
     ob = Outbox(3)
     assert len(ob) == 0 and ob.peek() is None
     ob.pop()  # popping nothing is harmless
@@ -311,7 +311,7 @@ def check_outbox_fifo_and_drop_oldest():
     assert ob.peek() == (b"t", b"x") and ob.dropped == 2
 
 
-def check_backoff_bounds_and_reset():
+def test_backoff_bounds_and_reset():
     seed = [12345]
 
     def bits(k):  # a small LCG standing in for random.getrandbits

@@ -1,6 +1,7 @@
 # Runs one ring-2 test module under the MicroPython unix port.
 # Usage: micropython tests/upy/run.py test_module [test_name]
 # Prints "PASS name" / "FAIL name" lines and exits 1 if anything failed.
+# Shared cases come in by `from <topic>_cases import *` (the convention: tests/shared_cases.py).
 import sys
 
 try:

@@ -1,5 +1,6 @@
 # Power-cut cases for agent.store, shared by the CPython ring (tests/core/test_store.py) and
 # the MicroPython ring (tests/upy/test_store.py): the same file code on both interpreters.
+# Each takes the scratch folder `tmp` ring 1 passes; under run.py it is None: UPY_TMP then.
 import json
 import os
 
@@ -41,6 +42,10 @@ class CutFs(store.Fs):
         store.Fs.remove(self, path)
 
 
+def scratch(tmp):
+    return tmp or os.getenv("UPY_TMP") or "/tmp"
+
+
 def _clean(d):
     for name in os.listdir(d):
         os.remove(d + "/" + name)
@@ -51,8 +56,9 @@ def _write_plain(path, obj):
         f.write(json.dumps(obj))
 
 
-def check_interrupted_save_always_leaves_old_or_new(d):
+def test_interrupted_save_always_leaves_old_or_new(tmp=None):
     """Cut power at every byte and every step of a save: the next load gives OLD or NEW."""
+    d = scratch(tmp)
     path = d + "/config.json"
     total = len(json.dumps(NEW)) + 8
     seen = set()
@@ -76,7 +82,8 @@ def check_interrupted_save_always_leaves_old_or_new(d):
     assert seen == {"old", "new"}  # the cut really landed on both sides of the commit
 
 
-def check_invalid_document_is_never_written(d):
+def test_invalid_document_is_never_written(tmp=None):
+    d = scratch(tmp)
     path = d + "/config.json"
     _clean(d)
     store.save_json(path, OLD, config.load)
@@ -90,7 +97,8 @@ def check_invalid_document_is_never_written(d):
     assert sorted(os.listdir(d)) == ["config.json"]
 
 
-def check_broken_hand_edit_falls_back_and_is_kept(d):
+def test_broken_hand_edit_falls_back_and_is_kept(tmp=None):
+    d = scratch(tmp)
     path = d + "/config.json"
     _clean(d)
     store.save_json(path, OLD, config.load)
@@ -106,7 +114,8 @@ def check_broken_hand_edit_falls_back_and_is_kept(d):
     assert store.load_json(path + ".bak", config.load)[0] == config.load(OLD)
 
 
-def check_nothing_usable_names_every_file(d):
+def test_nothing_usable_names_every_file(tmp=None):
+    d = scratch(tmp)
     path = d + "/config.json"
     _clean(d)
     _write_plain(path, {"device": {}})

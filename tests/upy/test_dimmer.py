@@ -1,80 +1,18 @@
 # agent.dimmer, agent.output and agent.energy under the MicroPython unix port: the shared
-# cases (light_cases.py), fixed-seed random traces, and the steady-state allocation checks.
+# cases (dimmer_cases.py, and energy_cases.py, which ride here because tests/test_chip.py runs
+# this module on the chip by name), then the steady-state allocation checks.
 # The unix port's floats are doubles; the meter's float32 safety rests on its integer sums
 # (see agent/energy.py and tests/core/test_energy.py, which runs it under a float32 shim).
 import gc
 
-import light_cases as lc
+from dimmer_cases import *  # noqa: F401,F403
+from dimmer_cases import NEAR_WRAP, light
+from energy_cases import *  # noqa: F401,F403
 
 from agent.dimmer import Dimmer
 from agent.energy import EnergyMeter
 from agent.output import Ramp
-from agent.sched import TICKS_PERIOD, ticks_add
-
-STARTS = (0, lc.NEAR_WRAP, TICKS_PERIOD - 1)
-
-
-def test_boost_ramp_hold_fade():
-    for t0 in STARTS:
-        lc.check_boost_ramp_hold_fade(t0)
-
-
-def test_new_detection_extends_never_shortens():
-    for t0 in STARTS:
-        lc.check_new_detection_extends_never_shortens(t0)
-
-
-def test_light_ahead_scales_with_distance():
-    for t0 in STARTS:
-        lc.check_light_ahead_scales_with_distance(t0)
-
-
-def test_override_bounded():
-    for t0 in STARTS:
-        lc.check_override_bounded(t0)
-
-
-def test_random_traces():
-    lc.check_random_traces(300, 2024)
-
-
-def test_stuck_sensor_across_days():
-    lc.check_stuck_sensor_across_days()
-
-
-def test_log_curve():
-    lc.check_log_curve()
-
-
-def test_duty():
-    lc.check_duty()
-
-
-def test_ramp():
-    lc.check_ramp()
-
-
-def test_energy_by_hand():
-    for t0 in STARTS:
-        lc.check_energy_by_hand(t0)
-
-
-def test_power_curve_interpolation():
-    lc.check_power_curve_interpolation()
-
-
-def test_d60_schedule():
-    lc.check_d60_schedule()
-
-
-def test_night_vs_baselines():
-    for t0 in STARTS:
-        lc.check_night_vs_baselines(t0)
-
-
-def test_twelve_hours_of_ticks():
-    wh = lc.check_twelve_hours_of_ticks()
-    assert abs(wh - 720) < 1e-6, wh
+from agent.sched import ticks_add
 
 
 def _allocated(fn, n=200):
@@ -91,10 +29,10 @@ def _allocated(fn, n=200):
 
 def test_steady_state_allocates_nothing():
     # A quiet night: no boost running, level unchanged tick after tick.
-    d = Dimmer(lc.light())
+    d = Dimmer(light())
     m = EnergyMeter([[0, 0.5], [10, 7], [50, 31], [100, 60]])
     r = Ramp(50)
-    t0 = lc.NEAR_WRAP
+    t0 = NEAR_WRAP
     m.night_begin(t0, 1200)
     lv = d.level(t0, True, 40)
     r.step(lv, t0)

@@ -1,15 +1,15 @@
-# Dimmer, output curve and energy meter cases shared by the CPython ring
-# (tests/core/test_dimmer.py, tests/core/test_energy.py, where hypothesis draws the traces)
-# and the MicroPython ring (tests/upy/test_dimmer.py, where a fixed-seed generator does):
-# the same pure code on both interpreters.
+# Dimmer and output curve cases shared by the CPython ring (tests/core/test_dimmer.py, where
+# hypothesis also draws traces for verify_trace) and the MicroPython ring
+# (tests/upy/test_dimmer.py): the same pure code on both interpreters. The cases with a clock
+# run from each of STARTS, across the ticks_ms wrap.
 from agent import config
 from agent.dimmer import Dimmer
-from agent.energy import EnergyMeter, d60_level
 from agent.output import Ramp, duty_u16, perceived_to_output
 from agent.sched import TICKS_PERIOD, ticks_add
 
 RAW = {"device": {"id": "pole-1", "role": "streetlight"}, "mqtt": {"host": "broker.lan"}}
 NEAR_WRAP = TICKS_PERIOD - 30000  # 30 s before ticks_ms wraps
+STARTS = (0, NEAR_WRAP, TICKS_PERIOD - 1)
 
 
 def light(**fields):
@@ -24,7 +24,12 @@ def close(a, b, tol=1e-6):
 
 # --- dimmer: a hand-checked night ------------------------------------------------------------
 
-def check_boost_ramp_hold_fade(t0=0):
+def test_boost_ramp_hold_fade():
+    for t0 in STARTS:
+        boost_ramp_hold_fade(t0)
+
+
+def boost_ramp_hold_fade(t0):
     # defaults: min 10 %, boost 100 %, hold 60 s, ramp 500 ms, fade 20 s
     d = Dimmer(light())
     t = lambda ms: ticks_add(t0, ms)  # noqa: E731
@@ -46,7 +51,12 @@ def check_boost_ramp_hold_fade(t0=0):
     assert d.level(t(80000), False, 40) == 0  # off by day
 
 
-def check_new_detection_extends_never_shortens(t0=0):
+def test_new_detection_extends_never_shortens():
+    for t0 in STARTS:
+        new_detection_extends_never_shortens(t0)
+
+
+def new_detection_extends_never_shortens(t0):
     d = Dimmer(light())
     t = lambda ms: ticks_add(t0, ms)  # noqa: E731
     d.motion(t(0), False)
@@ -63,7 +73,12 @@ def check_new_detection_extends_never_shortens(t0=0):
     assert d.level(t(160000), True, 40) == 40
 
 
-def check_light_ahead_scales_with_distance(t0=0):
+def test_light_ahead_scales_with_distance():
+    for t0 in STARTS:
+        light_ahead_scales_with_distance(t0)
+
+
+def light_ahead_scales_with_distance(t0):
     d = Dimmer(light(ahead_reach_m=90))
     t = lambda ms: ticks_add(t0, ms)  # noqa: E731
     assert d.peer(t(0), 45, False) == 50  # 100 % * (1 - 45 / 90)
@@ -80,7 +95,12 @@ def check_light_ahead_scales_with_distance(t0=0):
     assert d3.level(t(59999), True, 30) == 100
 
 
-def check_override_bounded(t0=0):
+def test_override_bounded():
+    for t0 in STARTS:
+        override_bounded(t0)
+
+
+def override_bounded(t0):
     d = Dimmer(light(override_max_s=600))
     t = lambda ms: ticks_add(t0, ms)  # noqa: E731
     assert d.override(0, 86400, t(0)) == 600  # capped
@@ -161,7 +181,7 @@ def _alone(ev, t, base, ramp, fade):
     return base + (pct - base) * f
 
 
-def check_trace(fields, t0, events, checks):
+def verify_trace(fields, t0, events, checks):
     """Replays events and level queries (times in ms from t0, ticks wrap included) and checks
     the dimmer's promises against a straightforward oracle."""
     lt = light(**fields)
@@ -232,13 +252,17 @@ def check_trace(fields, t0, events, checks):
             assert lv == floor, ("nothing running but not on the base", where)
 
 
-def check_random_traces(n=200, seed=12345):
+def test_random_traces():
+    random_traces(300, 2024)
+
+
+def random_traces(n, seed):
     rng = Lcg(seed)
     for _ in range(n):
-        check_trace(*random_trace(rng))
+        verify_trace(*random_trace(rng))
 
 
-def check_stuck_sensor_across_days():
+def test_stuck_sensor_across_days():
     """A sensor stuck on for a week (detections every second, ticks wrapping many times):
     the boost must hold all along."""
     d = Dimmer(light(ramp_ms=1000))
@@ -253,7 +277,7 @@ def check_stuck_sensor_across_days():
 
 # --- output ----------------------------------------------------------------------------------
 
-def check_log_curve():
+def test_log_curve():
     assert perceived_to_output(0, "log") == 0
     assert perceived_to_output(-3, "log") == 0
     assert perceived_to_output(100, "log") == 100
@@ -270,7 +294,7 @@ def check_log_curve():
     assert perceived_to_output(0, "linear") == 0
 
 
-def check_duty():
+def test_duty():
     assert duty_u16(0, "log", False) == 0 and duty_u16(100, "log", False) == 65535
     assert duty_u16(0, "log", True) == 65535 and duty_u16(100, "log", True) == 0
     assert duty_u16(50, "linear", False) == 32768
@@ -281,7 +305,7 @@ def check_duty():
             assert duty_u16(i / 10, curve, True) == 65535 - d
 
 
-def check_ramp(t0=NEAR_WRAP):
+def test_ramp(t0=NEAR_WRAP):
     r = Ramp(50)  # 50 % per second
     assert r.step(100, t0) == 0  # the first step starts the clock
     assert r.step(100, ticks_add(t0, 1000)) == 50  # across the tick wrap
@@ -293,94 +317,3 @@ def check_ramp(t0=NEAR_WRAP):
     r.jump(0)
     assert r.current == 0
     assert Ramp(0).step(80, t0) == 80  # no limit
-
-
-# --- energy ----------------------------------------------------------------------------------
-
-H = 3600000  # ms in an hour
-
-
-def check_energy_by_hand(t0=NEAR_WRAP):
-    m = EnergyMeter([[0, 0], [100, 100]])
-    assert m.watts(50) == 50 and m.watts(0) == 0
-    m.update(100, t0)
-    m.update(50, ticks_add(t0, H))  # 1 h at 100 W = 100 Wh
-    m.update(50, ticks_add(t0, 2 * H))  # 1 h at 50 W = 50 Wh
-    assert close(m.wh, 150, 1e-9), m.wh
-    assert m.burn_s == 7200 and m.switches == 1
-    m.update(0, ticks_add(t0, 2 * H))  # off (standby 0 W here)
-    m.update(10, ticks_add(t0, 3 * H))
-    m.update(10, ticks_add(t0, 3 * H + 1500))  # 1.5 s at 10 W
-    assert close(m.wh, 150 + 10 * 1.5 / 3600, 1e-9)
-    assert m.switches == 2 and m.burn_s == 7201  # whole seconds: 7201.5 s lit
-
-
-def check_power_curve_interpolation():
-    m = EnergyMeter([[0, 0.5], [10, 7], [50, 31], [100, 60]])  # the config default
-    assert m.watts(0) == 0.5  # off: the driver's standby power
-    assert close(m.watts(30), 19) and close(m.watts(75), 45.5) and m.watts(100) == 60
-    m2 = EnergyMeter([[20, 10], [100, 50]])  # no 0 % point: off draws nothing
-    assert m2.watts(0) == 0 and m2.watts(5) == 10 and m2.watts(60) == 30
-    # Standby is metered while off, but is no burn time.
-    m.update(0, 0)
-    m.update(0, H)
-    assert close(m.wh, 0.5) and m.burn_s == 0 and m.switches == 0
-
-
-def check_d60_schedule():
-    assert d60_level(17 * 60) == 100 and d60_level(19 * 60 + 59) == 100
-    assert d60_level(20 * 60) == 70 and d60_level(21 * 60 + 59) == 70
-    assert d60_level(22 * 60) == 50 and d60_level(0) == 50 and d60_level(4 * 60 + 59) == 50
-    assert d60_level(5 * 60) == 100 and d60_level(None) == 100
-
-
-def run_night(meter, t0, start_minute, minutes, level_at, known=True):
-    """A night of `minutes` minutes with one update a minute at level_at(minute of night)."""
-    local = start_minute if known else None
-    meter.night_begin(t0, local)
-    meter.update(level_at(0), t0)
-    for k in range(1, minutes + 1):
-        local = (start_minute + k) % 1440 if known else None
-        meter.night_update(level_at(min(k, minutes - 1)), ticks_add(t0, k * 60000), local)
-    return meter.night_end(ticks_add(t0, minutes * 60000))
-
-
-def check_night_vs_baselines(t0=NEAR_WRAP):
-    # A 12 h night, 18:00 to 06:00, power = level in W ([[0, 0], [100, 100]]), lamp at 40 %:
-    #   actual     12 h * 40 W                                       = 480 Wh
-    #   always on  12 h * 100 W                                      = 1200 Wh
-    #   D60        18-20 2 h * 100 + 20-22 2 h * 70 + 22-05 7 h * 50 + 05-06 1 h * 100
-    #              = 200 + 140 + 350 + 100                            = 790 Wh
-    #   savings    (1200 - 480) / 1200 = 60.0 %;  (790 - 480) / 790 = 39.24... -> 39.2 %
-    m = EnergyMeter([[0, 0], [100, 100]])
-    night = run_night(m, t0, 18 * 60, 12 * 60, lambda k: 40)
-    assert night is m.last_night
-    assert close(night["wh"], 480) and close(night["always_on_wh"], 1200)
-    assert close(night["d60_wh"], 790), night
-    assert night["saving_vs_always_on_pct"] == 60.0
-    assert night["saving_vs_d60_pct"] == 39.2
-    assert night["burn_s"] == 12 * 3600
-    assert close(m.wh, 480)
-    assert m.night_end(ticks_add(t0, 13 * H)) is None  # no night open
-    # Clock unknown all night: the D60 baseline counts 100 %, like always on.
-    m2 = EnergyMeter([[0, 0], [100, 100]])
-    night2 = run_night(m2, t0, 18 * 60, 12 * 60, lambda k: 40, known=False)
-    assert close(night2["d60_wh"], 1200) and night2["saving_vs_d60_pct"] == 60.0
-    # Dark for the first 2 h (0 %, standby 0 W), then 100 %: 10 h * 100 W = 1000 Wh, lit 10 h.
-    m3 = EnergyMeter([[0, 0], [100, 100]])
-    night3 = run_night(m3, t0, 18 * 60, 12 * 60, lambda k: 0 if k < 120 else 100)
-    assert close(night3["wh"], 1000) and night3["burn_s"] == 10 * 3600
-    assert close(night3["saving_vs_d60_pct"], round((790 - 1000) * 100 / 790, 1))
-
-
-def check_twelve_hours_of_ticks(meter=None, watts=60):
-    """12 h of 100 ms updates at 60 W: 720 Wh within 0.1 % (432000 updates)."""
-    m = meter or EnergyMeter([[0, 0.5], [100, watts]])
-    now = NEAR_WRAP
-    for _ in range(12 * 36000):
-        m.update(100, now)
-        now = ticks_add(now, 100)
-    m.update(100, now)
-    assert abs(m.wh - 720) <= 0.72, m.wh
-    assert m.burn_s == 12 * 3600 and m.switches == 1
-    return m.wh
