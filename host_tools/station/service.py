@@ -18,6 +18,7 @@ restarts under that name, and no other login can take it over).
 
 import json
 import queue
+import signal
 import threading
 import time
 from collections import deque
@@ -151,15 +152,23 @@ class StationService:
 
     # ---- the station's thread ----
 
-    def start(self, wait_s: float = 10.0) -> "StationService":
+    def start(self, wait_s: float = 10.0, give_up=lambda: False) -> "StationService":
         """Connect, subscribe and run in a thread. Raises OSError or RuntimeError if the
-        broker is not there, BrokerRefused as soon as it refuses the login for good."""
+        broker is not there, BrokerRefused as soon as it refuses the login for good.
+        give_up(): polled while waiting; True ends the wait (Ctrl-C in the CLI)."""
         self.client.connect(self.host, self.port, self.keepalive)
         self.client.loop_start()
-        ready = self._ready.wait(wait_s)
+        # Polled, not Event.wait(): a Ctrl-C raised inside Event.wait can leave the event's
+        # lock held, and paho's thread then blocks for ever setting it.
+        deadline = time.monotonic() + wait_s
+        while not self._ready.is_set() and time.monotonic() < deadline and not give_up():
+            time.sleep(0.05)
+        ready = self._ready.is_set()
         if self.refusal is not None:
             self.client.loop_stop()
             raise BrokerRefused(self.refusal, self.user)
+        if not ready and give_up():
+            return self  # the caller stops (nothing runs yet)
         if not ready:
             self.client.loop_stop()
             raise RuntimeError("no subscription on %s:%d within %ss" % (self.host, self.port,
@@ -186,15 +195,18 @@ class StationService:
         self.client.loop_stop()
 
     def run_forever(self) -> None:
-        """For the CLI: run until stop() or Ctrl-C, then stop cleanly. Raises BrokerRefused
-        when the broker refuses the login for good, at the start or on a reconnect."""
+        """For the CLI (main thread): run until stop() or Ctrl-C, then stop cleanly. Raises
+        BrokerRefused when the broker refuses the login for good, at the start or on a
+        reconnect. Ctrl-C only sets a flag, checked between waits: raised as an exception
+        anywhere, it could land inside a lock paho's thread needs (then stop() hung)."""
+        asked = []
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: asked.append(signum))
         try:
-            self.start()
-            while not self._stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+            self.start(give_up=lambda: bool(asked))
+            while not asked and not self._stop.is_set():
+                time.sleep(0.2)
         finally:
+            signal.signal(signal.SIGINT, previous)
             self.stop()
         if self.refusal is not None:
             raise BrokerRefused(self.refusal, self.user)
