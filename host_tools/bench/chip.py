@@ -2,9 +2,10 @@
 the image and as .mpy files, against the budgets of host_tools/chipfit.py and the goals.
 
 For each role and deployment: the smallest GC heap it lives a simulated day in (bisection to
-4 KB), the heap in use once started, the bytes the loop allocates per pass over a quiet stretch
-(ten minutes with the collector off, after two hours), and the .mpy bytes of the modules the
-role loads.
+4 KB), the heap in use once started, the bytes a loop pass allocates over a quiet stretch
+(ten minutes with the collector off, after two hours: the simulated board's own pins and clock
+allocate too; the firmware's own quiet ticks allocate nothing, tests/upy/test_quiet_ticks.py and
+test_inlet_quiet.py), and the .mpy bytes of the modules the role loads.
 """
 
 import tempfile
@@ -48,7 +49,8 @@ def lines(figures: dict) -> list[str]:
     for key, f in figures.items():
         out.append(f"chip {key}: lives a day in {f['min_heap_kb']} KB of GC heap (budget "
                    f"{f['budget_kb']} KB, goal {f['goal_kb']} KB); {f['started_bytes']} B in use "
-                   f"once started; {f['quiet_bytes_per_pass']} B allocated per quiet loop pass; "
+                   f"once started; {f['quiet_bytes_per_pass']} B allocated per loop pass over "
+                   f"a quiet stretch, the simulated board's pins and clock included; "
                    f"its modules are {f['mpy_bytes']} B of .mpy")
     return out
 
