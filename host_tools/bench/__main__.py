@@ -6,6 +6,9 @@ streetlight-day / inlet-day: a streetlight agent, then an inlet agent over a fil
 role, link and comms loaded), lives 24 virtual hours on the simulated board under the 64-bit
 MicroPython unix port: wall time and loop passes (speed only: the heap is the chip's business).
 
+simboard: how fast the simulated board runs a virtual night, and how closely a paced sleep
+follows real time (the tests check only what it asks of the host clock).
+
 chip: the heap each role needs on the chip-like interpreter (32-bit, float32), frozen and as
 .mpy files, against its budget and goal; bytes per quiet loop pass; .mpy bytes (bench/chip.py).
 
@@ -153,7 +156,29 @@ def _socket_figures(s: dict) -> str:
             f"DNS lookups {s['dns_lookups']}")
 
 
+def simboard_speed() -> dict:
+    """The simulated board's own speed (the tests assert only what it asks of the host clock):
+    86,400 one-second virtual sleeps under MicroPython, and the real time a paced (1.0) 300 ms
+    sleep takes."""
+    import time
+
+    night = ("import time, simclock\nfor _ in range(86400):\n    time.sleep_ms(1000)\n"
+             "print(simclock.now_us())\n")
+    paced = ("import time, utime, simclock\nsimclock.set_pace(1.0)\nt0 = utime.ticks_us()\n"
+             "time.sleep_ms(300)\nprint(utime.ticks_diff(utime.ticks_us(), t0))\n")
+    t0 = time.perf_counter()
+    subprocess.run([micropython_exe(), "-c", night], env=micropython_env(), check=True,
+                   capture_output=True, timeout=120)
+    night_s = time.perf_counter() - t0
+    out = subprocess.run([micropython_exe(), "-c", paced], env=micropython_env(), check=True,
+                         capture_output=True, text=True, timeout=60)
+    return {"night_s": night_s, "paced_300ms_s": int(out.stdout.split()[-1]) / 1e6}
+
+
 def main() -> int:
+    sb = simboard_speed()
+    print(f"simboard: a virtual night of 1 s sleeps in {sb['night_s']:.2f} s under MicroPython; "
+          f"a paced 300 ms sleep took {sb['paced_300ms_s'] * 1000:.0f} ms of real time")
     b = link_burst()
     print(f"link-burst: {b['events_made']} events made in 6 s, {b['queued']} still queued, "
           f"{b['dropped']} dropped; worst loop pass {b['loop_us_max'] / 1000:.1f} ms")

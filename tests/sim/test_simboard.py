@@ -137,9 +137,47 @@ def test_ultrasonic_width_gives_back_the_distance(d):
     assert abs(w * 343 / 2_000_000 - d) < 0.0002  # 1 us of sound is 0.17 mm
 
 
-# ---- speed ----
+# ---- pacing: against a host clock the test drives ----
+#
+# How fast the simulator runs is the host's business: `make bench` (simboard lines) times a
+# virtual night and a paced sleep. What the simulator controls, and what is asserted here, is
+# the real time it asks the host for (sleeps, in seconds) and how it maps the host's clock
+# onto the board's: checked against a stand-in host clock, so a busy machine cannot fail them.
 
-def test_a_simulated_night_is_fast_under_micropython():
+
+class HostClock:
+    """Stands in for host_tools/simboard/realclock.py: time passes only when slept or moved."""
+
+    def __init__(self):
+        self.ns = 10**12
+        self.slept = []  # seconds, per sleep the simulator asked for
+
+    def time_ns(self):
+        return self.ns
+
+    def sleep(self, s):
+        self.slept.append(s)
+        self.ns += int(s * 1e9)
+
+
+@pytest.fixture
+def host(monkeypatch):
+    clock = HostClock()
+    monkeypatch.setattr(simclock, "_real", clock)  # set_pace keeps the host clock it found
+    simclock.reset()
+    yield clock
+    simclock.reset()
+
+
+def test_unpaced_virtual_time_never_waits_for_the_host(host):
+    for _ in range(86400):
+        simtime.sleep_ms(1000)
+    simtime.sleep(3600)
+    assert simclock.now_us() == (86400 + 3600) * 1_000_000
+    assert host.slept == []
+
+
+def test_a_simulated_night_under_micropython_reaches_its_exact_end():
     from host_tools.upy import micropython_env, micropython_exe
 
     script = (
@@ -148,64 +186,58 @@ def test_a_simulated_night_is_fast_under_micropython():
         "    time.sleep_ms(1000)\n"
         "print(simclock.now_us())\n"
     )
-    t0 = realtime.perf_counter()
     out = subprocess.run([micropython_exe(), "-c", script], env=micropython_env(),
-                         capture_output=True, text=True, timeout=60, cwd=os.getcwd())
-    elapsed = realtime.perf_counter() - t0
+                         capture_output=True, text=True, timeout=120, cwd=os.getcwd())
     assert out.stdout.strip() == str(86400 * 1_000_000), out.stdout + out.stderr
-    assert elapsed < 3.0, elapsed
 
 
-def test_a_simulated_night_is_fast_under_cpython():
-    t0 = realtime.perf_counter()
-    for _ in range(86400):
-        simtime.sleep_ms(1000)
-    assert simclock.now_us() == 86400 * 1_000_000
-    assert realtime.perf_counter() - t0 < 2.0
-
-
-def test_pace_makes_virtual_sleeps_take_real_time():
+def test_pace_makes_virtual_sleeps_take_real_time(host):
     seen = []
-    simclock.at_ms(100, lambda: seen.append(realtime.perf_counter()))
+    simclock.at_ms(100, lambda: seen.append(host.ns))
     simclock.set_pace(1.0)
-    t0 = realtime.perf_counter()
+    t0 = host.ns
     simtime.sleep_ms(300)
-    elapsed = realtime.perf_counter() - t0
-    assert 0.29 <= elapsed < 1.0
-    assert 0.09 <= seen[0] - t0 < 0.25  # the event waited for its own real moment
+    assert abs(sum(host.slept) - 0.3) < 1e-6, host.slept  # 300 ms of board time, 0.3 s real
+    assert seen == [t0 + 100_000_000]  # the event waited for its own real moment
     simclock.set_pace(0)
-    t0 = realtime.perf_counter()
+    host.slept.clear()
     simtime.sleep(3600)
-    assert realtime.perf_counter() - t0 < 0.1
+    assert host.slept == []
 
 
 def test_pace_under_micropython():
     from host_tools.upy import micropython_env, micropython_exe
 
-    script = "import time, simclock\nsimclock.set_pace(0.5)\ntime.sleep_ms(600)\n"
-    t0 = realtime.perf_counter()
+    script = (
+        "import sys\n"
+        "class Host:\n"
+        "    ns = 10 ** 12\n"
+        "    slept = 0.0\n"
+        "    def time_ns(self):\n"
+        "        return Host.ns\n"
+        "    def sleep(self, s):\n"
+        "        Host.slept += s\n"
+        "        Host.ns += int(s * 1e9)\n"
+        "sys.modules['realclock'] = Host()\n"
+        "import time, simclock\n"
+        "simclock.set_pace(0.5)\n"
+        "time.sleep_ms(600)\n"
+        "print(Host.slept, simclock.now_us())\n"
+    )
     out = subprocess.run([micropython_exe(), "-c", script], env=micropython_env(),
                          capture_output=True, text=True, timeout=60, cwd=os.getcwd())
-    elapsed = realtime.perf_counter() - t0
     assert out.returncode == 0, out.stdout + out.stderr
-    assert 0.29 <= elapsed < 2.0, elapsed
+    slept, now_us = out.stdout.split()
+    assert abs(float(slept) - 0.3) < 1e-6 and int(now_us) == 600_000, out.stdout
 
 
-def test_paced_clock_counts_real_time_spent_outside_sleeps():
+def test_paced_clock_counts_real_time_spent_outside_sleeps(host):
     """Against a real broker a blocking socket call takes real time: the paced board must see
     it (loop timing, watchdog), not only the time spent in sleeps."""
-    import time as real
-
-    import simclock
-    import simtime
-
-    simclock.reset()
     simclock.set_pace(1.0)
-    try:
-        t0 = simtime.ticks_ms()
-        real.sleep(0.12)  # not a board sleep: e.g. a socket read
-        assert 110 <= simtime.ticks_diff(simtime.ticks_ms(), t0) < 1000
-        simtime.sleep_ms(50)
-        assert 160 <= simtime.ticks_diff(simtime.ticks_ms(), t0) < 1000
-    finally:
-        simclock.reset()
+    t0 = simtime.ticks_ms()
+    host.ns += 120_000_000  # 0.12 s of host time outside a board sleep: e.g. a socket read
+    assert simtime.ticks_diff(simtime.ticks_ms(), t0) == 120
+    simtime.sleep_ms(50)
+    assert simtime.ticks_diff(simtime.ticks_ms(), t0) == 170
+    assert abs(sum(host.slept) - 0.05) < 1e-6
