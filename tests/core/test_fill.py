@@ -10,15 +10,12 @@ import fill_cases as shared  # the cases shared with ring 2 (tests/upy is on sys
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from units import HOUR, MIN, WRAP  # tests/upy is on sys.path
 
 from agent import commands
 from agent.fill import MIN_SPAN_M, TTF_CAP_S, Forecast, Level
 from tests import shared_cases
 from tests.float32 import F32
-
-WRAP = 1 << 30
-MIN = 60_000
-HOUR = 60 * MIN
 
 
 @pytest.mark.parametrize("case", shared_cases.names(shared))

@@ -9,12 +9,11 @@ import pytest
 import sensing_cases as shared  # the cases shared with ring 2 (tests/upy is on sys.path)
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from units import WRAP  # tests/upy is on sys.path
 
 from agent import selfcheck, sensing
 from agent.sensing import ABSENT, OK, STUCK
 from tests import shared_cases
-
-WRAP = 1 << 30
 
 
 @pytest.mark.parametrize("case", shared_cases.names(shared))

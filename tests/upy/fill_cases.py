@@ -5,15 +5,11 @@
 
 import json
 
+from units import HOUR, INF, MIN, NAN, WRAP, S
+
 from agent import commands, config
 from agent.fill import TTF_CAP_S, Forecast, Level, clamp01
 
-S = 1000
-MIN = 60 * S
-HOUR = 60 * MIN
-WRAP = 1 << 30
-NAN = float("nan")
-INF = float("inf")
 NEAR_WRAP = WRAP - 5 * MIN
 # Exact to the last bit of a float32 near 1 (the chip's floats): what "equal" can mean there.
 F32 = 1e-6

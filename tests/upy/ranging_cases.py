@@ -11,13 +11,11 @@ import simtime as vtime
 import simworld
 from heap import allocated
 from machine import Pin
+from units import INF, NAN
 
 from agent import ranging
 from agent.ranger import Ds18b20Thermometer, FixedTemperature, NtcThermometer
 from agent.ranging import BLIND, NO_ECHO, OK, OUT_OF_RANGE, OUTLIER
-
-NAN = float("nan")
-INF = float("inf")
 
 
 def c_at(t):

@@ -2,15 +2,10 @@
 # (tests/core/test_sensing.py) and the MicroPython ring (tests/upy/test_sensing.py, which adds
 # the allocation checks).
 
+from units import HOUR, INF, MIN, NAN, WRAP, S
+
 from agent import selfcheck, sensing
 from agent.sensing import ABSENT, OK, OUT_OF_RANGE, STUCK
-
-S = 1000
-MIN = 60 * S
-HOUR = 60 * MIN
-WRAP = 1 << 30
-NAN = float("nan")
-INF = float("inf")
 
 
 def _t(ms):
