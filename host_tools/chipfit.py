@@ -7,6 +7,7 @@ heap each role needs to run, measured on the chip-like interpreter (host_tools.s
 with exactly that heap) so it cannot silently grow, and `make bench` measures the real minimum.
 """
 
+import functools
 import json
 import os
 import subprocess
@@ -60,6 +61,13 @@ def device_folder(d: Path, role: str) -> None:
                                                 "cmd": {"key": "5a" * 32}}))
 
 
+@functools.cache
+def _interpreters() -> dict[str, Path]:
+    """The chip-like builds, brought up to date once per process (the bisection of
+    min_heap_kb runs a dozen days on the same firmware)."""
+    return chipport.build()
+
+
 class OutOfMemory(Exception):
     pass
 
@@ -70,7 +78,7 @@ def run_day(role: str, deploy: str, heap_kb: int, hours: float = 24,
     heap_kb, deployed as `deploy`; the day's figures (host_tools/bench/day_upy.py), or
     OutOfMemory with the interpreter's last lines. quiet_min: then count what that many more
     minutes allocate (quiet_bytes, quiet_ticks)."""
-    exes = chipport.build()
+    exes = _interpreters()
     with tempfile.TemporaryDirectory() as tmp:
         dev = Path(tmp) / "device"
         dev.mkdir()
