@@ -9,6 +9,7 @@
 """
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -16,7 +17,6 @@ from pathlib import Path
 from agent import board as boards
 from agent import config, files
 from host_tools import chipfit
-from host_tools.security import cli as broker_cli
 
 
 def _board_check(paths: list[str]) -> int:
@@ -120,6 +120,13 @@ def _station_run(args) -> int:
     return 0
 
 
+# Subcommands that live in modules of their own: each has `add_parser(sub)` (light imports
+# only: every `street` call builds all parsers) and `run(args) -> int`.
+MODULES = (
+    "host_tools.security.cli",
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="street", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -133,13 +140,18 @@ def main(argv: list[str] | None = None) -> int:
                         "default) or frozen (a custom image): checks that the role fits its heap")
     s = sub.add_parser("config", help="the config schema")
     s.add_argument("action", choices=["schema"])
-    broker_cli.add_parser(sub)
     _station_parser(sub)
+    owners = {}
+    for name in MODULES:
+        mod = importlib.import_module(name)
+        before = set(sub.choices)
+        mod.add_parser(sub)
+        owners.update({cmd: mod for cmd in set(sub.choices) - before})
     args = ap.parse_args(argv)
+    if args.cmd in owners:
+        return owners[args.cmd].run(args)
     if args.cmd == "station":
         return _station_run(args)
-    if args.cmd == "broker":
-        return broker_cli.run(args)
     if args.cmd == "board":
         return _board_check(args.paths)
     if args.cmd == "check":
