@@ -20,14 +20,14 @@ current = None  # the running Agent, for the technician's REPL after Ctrl-C (and
 # the file store. On a stock image (.mpy files) their bytecode sits in the heap, so the agent
 # lets go of them once built, and a command loads what it needs again (Agent.shed).
 BOOT_ONLY = ("agent.commands", "agent.files", "agent.store", "agent.config", "agent.board",
-             "agent.chips")
+             "agent.chips", "agent.crashloop")
 # What the link and each role load, leaf modules first. Imported one by one with a collection
 # between: left to nested imports, a module's code is loaded while everything importing it is
 # half-loaded, and on a stock image that chain peaked tens of KB above what stays (measured
 # on the chip-like build: the streetlight needed 128 KB to boot that way, 96 KB this way).
 LINK_MODULES = ("agent.message", "agent.topics", "agent.backoff", "agent.mqttwire",
-                "agent.outbox", "umqtt.simple", "agent.sign", "agent.clock", "agent.link",
-                "agent.comms")
+                "agent.outbox", "umqtt.simple", "agent.sign", "agent.clock", "agent.sntp",
+                "agent.timesync", "agent.link", "agent.comms")
 ROLE_MODULES = {
     "streetlight": ("agent.civil", "agent.output", "agent.energy", "agent.dimmer",
                     "agent.selfcheck", "agent.profile", "agent.sensing", "agent.astro",
@@ -42,27 +42,39 @@ def _import_leaf_first(names):
         if name not in sys.modules:
             __import__(name)
             gc.collect()
-CRASH_FILE = "crash.txt"
+CRASH_FILE = "crash.txt"  # agent.files.CRASH_FILE
+# The crash limits (agent.crashloop.limits) of the config in force, set as soon as it is
+# loaded: a crash later in the build is judged by them too. None: the defaults.
+_limits = None
+_failsafe = None  # safe mode's lamp PWM, held here so it outlives a crashed safe agent
 
 
 class Agent:
-    def __init__(self, root=""):
-        from agent import files
+    def __init__(self, root="", crash=None):
+        global _limits
+        from agent import crashloop, files
 
         self.root = root
         self.config_file = root + files.CONFIG_FILE
+        # The crash record (RTC memory): safe mode when the last crashes came in a loop.
+        self.crash = crash if crash is not None else files.load_crash()
+        self.safe = self.crash["safe"]
+        self.crash_report = crashloop.event(self.crash) if self.crash["new"] else None
         self.loaded = files.load_all(root)
         self.board = self.loaded["board"]
         self.cfg = self.loaded["config"]
         self.secrets = self.loaded["secrets"]
         self.role = self.cfg["device"]["role"] if self.cfg else None
-        del files  # the validators are done: let go of them, room for the role's code
+        _limits = self.crash_limits = crashloop.limits(self.cfg)
+        del files, crashloop  # the validators are done: let go of them, room for the role
         self.shed()
-        self.hal = hal.Hal(self.board)
-        # Degraded: something is missing or invalid. The loop still runs (so does the role
-        # when the config and board allow it), the LED blinks fast and the problems are
-        # printed.
-        self.degraded = bool(self.loaded["problems"]) or self.cfg is None
+        self.hal = hal.Hal(self.board)  # closes an inlet's valve first of all
+        if self.safe:
+            _failsafe_lamp(self.board, self.cfg)  # before anything else can fail
+        # Degraded: something is missing or invalid (or safe mode). The loop still runs (so
+        # does the role when the config and board allow it, never in safe mode), the LED
+        # blinks fast and the problems are printed.
+        self.degraded = bool(self.loaded["problems"]) or self.cfg is None or self.safe
         self.ticks = 0
         self.heartbeats = 0
         self.loop_us_max = 0
@@ -71,7 +83,9 @@ class Agent:
         self.up = Uptime(now)
         self.sched = Scheduler(now)
         loop = self.cfg["loop"] if self.cfg else {"wdt_ms": 0, "heartbeat_s": 60}
-        if loop["wdt_ms"]:
+        # Not in safe mode: once started it cannot be stopped, and a crashed safe agent
+        # leaves its outputs safe and the REPL to the technician instead of resetting.
+        if loop["wdt_ms"] and not self.safe:
             self.hal.start_watchdog(loop["wdt_ms"])
             self.sched.add("watchdog", loop["wdt_ms"] // 4, self._feed)
         self.sched.add("status_led", LED_PERIOD_MS, self._blink)
@@ -82,9 +96,12 @@ class Agent:
             self.comms = self._make_comms(now)
             self.sched.add("link", LINK_PERIOD_MS, self.comms.service)
             self.comms.event({"event": "boot", "reset": hal.reset_cause(),
-                              "degraded": self.degraded}, now)
-            if self.board is not None and self.role in self.board["roles"]:
+                              "degraded": self.degraded, "safe_mode": self.safe}, now)
+            if self.board is not None and self.role in self.board["roles"] and not self.safe:
                 self.role_impl = self._make_role(now)
+        if self.crash["count"] and not self.safe:  # a stable run forgives earlier crashes
+            stable_ms = self.crash_limits[2] * 1000
+            self.sched.add("crash_forgive", stable_ms, self._forgive, first_in_ms=stable_ms)
         self.shed()
 
     def shed(self):
@@ -129,8 +146,12 @@ class Agent:
     # ---- what the comms layer asks of the agent (roles extend these) ----
 
     def state(self):
-        st = {"role": self.role, "health": "degraded" if self.degraded else "ok",
-              "problems": len(self.loaded["problems"])}
+        st = {"role": self.role, "problems": len(self.loaded["problems"]),
+              "health": "safe_mode" if self.safe else "degraded" if self.degraded else "ok",
+              "safe_mode": self.safe}
+        if self.safe:
+            st["crash"] = self.crash["line"]
+            st["crashes"] = self.crash["count"]
         if self.role_impl is not None:
             st.update(self.role_impl.state())
         return st
@@ -148,6 +169,35 @@ class Agent:
                 "heap_free": free, "heap_max_block": hal.largest_free_block(free),
                 "reset_cause": hal.reset_cause(), "loop_us_max": self.loop_us_max}
 
+    def diag_more(self):
+        """Diagnostics beyond agent.message.diag_fields: the crash record."""
+        return {"safe_mode": self.safe, "crashes": self.crash["count"],
+                "last_crash": self.crash["line"]}
+
+    def link_up(self, now_ms):
+        """The link is up (comms, after every connect): the last crash goes out once, as an
+        event kept through outages, and the record says so (no repeat at the next boot)."""
+        if self.crash_report is None:
+            return
+        self.comms.event(self.crash_report, now_ms)
+        self.crash_report = None
+        from agent import crashloop, files
+
+        self.crash = crashloop.reported(files.load_crash())
+        files.save_crash(self.crash)
+        self.shed()
+
+    def _forgive(self, now_ms):
+        from agent import crashloop, files
+
+        rec = files.load_crash()
+        if rec["count"] and not rec["safe"]:
+            self.crash = crashloop.forgive(rec)
+            files.save_crash(self.crash)
+            print("agent: %d s without a crash: the crash count starts again"
+                  % self.crash_limits[2])
+        self.shed()
+
     def role_command(self, cmd, now_ms):
         if self.role_impl is None:
             return False, "cmd: %s is not handled by this device" % cmd["cmd"], None
@@ -161,6 +211,10 @@ class Agent:
         self.sched.add("restart", ms, self._restart, first_in_ms=ms)
 
     def _restart(self, now_ms):
+        if self.safe:  # the operator restarts it: one more try in normal mode
+            from agent import crashloop, files
+
+            files.save_crash(crashloop.retry(files.load_crash(), self.crash_limits[0]))
         if self.comms is not None:
             self.comms.goodbye()
         hal.restart()
@@ -183,7 +237,7 @@ class Agent:
         up_s = self.up.at(now_ms) // 1000
         print("agent: up=%ds ticks=%d loop_max_us=%d heap_free=%d heap_used=%d%s"
               % (up_s, self.ticks, self.loop_us_max, free, used,
-                 " DEGRADED" if self.degraded else ""))
+                 " SAFE MODE" if self.safe else " DEGRADED" if self.degraded else ""))
         for p in self.loaded["problems"]:
             print("agent: problem:", p)
         if self.comms is not None:
@@ -200,6 +254,13 @@ class Agent:
             print("agent: running on", self.loaded["config_source"])
         for p in self.loaded["problems"]:
             print("agent: problem:", p)
+        if self.safe:
+            print("agent: SAFE MODE after a crash loop; last: %s (%s)" % (self.crash["line"],
+                                                                        CRASH_FILE))
+            print("agent: lamp at its fail-safe level, valve closed, no role; Ctrl-C, then"
+                  " tech.crashes()")
+        elif self.crash["new"]:
+            print("agent: restarted after a crash:", self.crash["line"])
 
     def run(self, run_ms=None):
         """Run the loop (forever, or for run_ms of the board's monotonic time)."""
@@ -235,12 +296,38 @@ class Agent:
             sched.wake(sched.poked_name, time.ticks_ms())
 
 
-def _record_crash(root, exc):
+def _failsafe_lamp(board, cfg):
+    """Safe mode on a streetlight: the lamp steady at light.failure_level_pct, the last rung
+    of the fail-safe ladder (no normal control, so never dark). Without a usable config, the
+    schema's defaults (full output, a non-inverted driver)."""
+    global _failsafe
+    pin = board["pins"].get("lamp_pwm") if board else None
+    if pin is None or (cfg is not None and cfg["device"]["role"] != "streetlight"):
+        return
+    import machine
+
+    from agent import output
+
+    light = cfg["light"] if cfg else {"failure_level_pct": 100, "curve": "log",
+                                      "invert_output": False, "pwm_hz": 5000}
+    _failsafe = machine.PWM(machine.Pin(pin), freq=light["pwm_hz"], duty_u16=output.duty_u16(
+        light["failure_level_pct"], light["curve"], light["invert_output"]))
+
+
+def _record_crash(root, exc, where, up_s):
+    """crash.txt gets the traceback (only the last: flash is small); RTC memory the count."""
     try:
-        with open(root + CRASH_FILE, "w") as f:  # only the last crash: flash is small
+        with open(root + CRASH_FILE, "w") as f:
             sys.print_exception(exc, f)
     except OSError:
         pass
+    from agent import crashloop, files
+
+    limit, window_s, _ = _limits or crashloop.limits(None)
+    line = crashloop.crash_line(type(exc).__name__, str(exc))
+    rec = crashloop.after_crash(files.load_crash(), up_s, where, line, limit, window_s)
+    files.save_crash(rec)
+    return rec
 
 
 def _in_safe_mode(root):
@@ -253,22 +340,46 @@ def _in_safe_mode(root):
     return True
 
 
+def _crash_record():
+    from agent import files
+
+    return files.load_crash()
+
+
 def main(root="", run_ms=None):
     if _in_safe_mode(root):
         return None
     global current
-    agent = current = Agent(root)
-    agent.banner()
+    agent = current = None
+    safe = False
     try:
+        rec = _crash_record()
+        safe = rec["safe"]
+        agent = current = Agent(root, rec)  # guarded too: a bad module, a MemoryError...
+        agent.banner()
         agent.run(run_ms)
     except KeyboardInterrupt:
-        stop = getattr(agent.role_impl, "stop", None)
+        stop = getattr(agent.role_impl, "stop", None) if agent is not None else None
         if stop is not None:
             stop()  # outputs that must not stay on without the loop (an inlet's valve)
         print("agent: stopped by Ctrl-C. `import agent.tech as tech; tech.help()`")
     except Exception as e:
         # Anything unexpected: keep the evidence, then restart clean rather than hang dark.
+        where = "safe" if safe else "build" if agent is None else "run"
+        up_ms = agent.up.at(time.ticks_ms()) if agent is not None else time.ticks_ms()
+        if not safe:
+            agent = current = None  # let go of it first: a MemoryError leaves little room
+        gc.collect()
         sys.print_exception(e)
-        _record_crash(root, e)
+        try:
+            _record_crash(root, e, where, up_ms // 1000)
+        except Exception as e2:  # never let the record stop the restart
+            sys.print_exception(e2)
+        if safe:
+            # In safe mode already: a restart would only come back here. The lamp stays at
+            # its fail-safe level, the valve closed; the REPL is the technician's.
+            print("agent: safe mode stopped by a crash (%s); outputs stay safe."
+                  " `import agent.tech as tech; tech.crashes()`" % CRASH_FILE)
+            return agent
         hal.restart()
     return agent

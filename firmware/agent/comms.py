@@ -8,9 +8,10 @@ from micropython import const
 
 from agent import sign
 from agent.clock import wall_s
-from agent.link import Link
-from agent.message import Encoder, Reporter, diag_fields
+from agent.link import UP, Link
+from agent.message import Encoder, Reporter, clock_diag, diag_fields
 from agent.sched import Uptime
+from agent.timesync import TimeSync
 from agent.topics import Topics
 
 RESTART_GRACE_MS = const(1500)  # time for the ack to leave before a commanded restart
@@ -54,6 +55,8 @@ class Comms:
         self.verifier = sign.Verifier(key, m["signed_cmds"], files.load_counter(agent.root))
         self.acks = 0
         self.retained_refused = None  # digest of the last retained command refused
+        ck = cfg.get("clock")  # SNTP (agent.timesync); no servers: a lab without sync
+        self.clock = TimeSync(ck, now_ms, self._clock_set) if ck and ck["servers"] else None
 
     # ---- outgoing ----
 
@@ -91,12 +94,19 @@ class Comms:
         fields["link_error"] = self.link.last_error
         # A sender that lost count signs its next command above this (agent.sign).
         fields["cmd_ctr"] = self.verifier.last_ctr
+        clock_diag(fields, self.clock.status(now_ms) if self.clock is not None else None)
+        more = getattr(self.agent, "diag_more", None)  # the crash record (agent.app)
+        if more is not None:
+            fields.update(more())
         return self.link.publish(self.topics.diag, self._stamp(fields, now_ms))
 
     def _on_up(self, now_ms):
         # After every (re)connect: retained state first, so a monitor sees it at once.
         self.publish_state(now_ms, force=True)
         self.publish_diag(now_ms)
+        up = getattr(self.agent, "link_up", None)  # e.g. the last crash, published once
+        if up is not None:
+            up(now_ms)
         m = self.agent.cfg["mqtt"]
         if m["ha_discovery"]:
             from agent import discovery
@@ -117,7 +127,17 @@ class Comms:
             self._handle(topic, payload, now_ms, retained)
         if self.link.up:
             self.publish_state(now_ms)
+        clock = self.clock
+        if clock is not None:  # SNTP only while the link is up: the uplink works then
+            w = clock.service(now_ms, self.link.state == UP)
+            if w < wait:
+                wait = w
         return wait
+
+    def _clock_set(self, fields, now_ms):
+        # The clock was set (or jumped): say so, and diag at once, not at the next heartbeat.
+        self.event(fields, now_ms)
+        self.publish_diag(now_ms)
 
     # ---- commands ----
 

@@ -6,6 +6,7 @@
 # technician fixes a file in one go instead of one error per reboot.
 from micropython import const
 
+from agent import crashloop
 from agent.civil import minutes
 
 REQUIRED = object()  # marks a field with no default
@@ -65,6 +66,25 @@ CONFIG = {
         "heartbeat_s": ("int", 300, 10, 86400, _ALL),
         # Hardware watchdog; 0 turns it off (bench use only).
         "wdt_ms": ("int", 8000, 0, 60000, _ALL),
+    },
+    # SNTP time sync (agent.timesync, docs/clock.md).
+    "clock": {
+        # "host" or "host:port" (port 123 by default), comma-separated, asked in turn. An IP
+        # address needs no DNS lookup (which can block inside lwIP). "": no sync (a lab).
+        "servers": ("str", "pool.ntp.org", 0, 255, _ALL),
+        "sync_h": ("int", 6, 1, 72, _ALL),  # resync period once synced
+        "timeout_ms": ("int", 2000, 100, 10000, _ALL),  # waiting for an answer (polled)
+        "retry_max_s": ("int", 600, 1, 3600, _ALL),  # retries back off up to this
+        # A set clock moves by more than this only when a second answer agrees.
+        "jump_s": ("int", 1000, 1, 86400, _ALL),
+    },
+    # Crash loop: after `limit` crashes in a row, each within window_s of boot, the device
+    # starts in safe mode (lamp at light.failure_level_pct, valve closed, link reporting)
+    # until a technician clears it; stable_s of uptime without a crash clears the count.
+    "crash": {
+        "limit": ("int", crashloop.LIMIT, 0, 20, _ALL),  # 0: never by itself
+        "window_s": ("int", crashloop.WINDOW_S, 10, 86400, _ALL),
+        "stable_s": ("int", crashloop.STABLE_S, 60, 86400, _ALL),
     },
     "light": {
         # Dusk/dawn thresholds in the spirit of ANSI C136.10: on near 16 lx, off higher.
@@ -367,6 +387,14 @@ def _cross_checks(cfg):
     if light and "on_lux" in light and light["off_lux"] <= light["on_lux"]:
         errors.append("light.off_lux: %r must be above light.on_lux %r, or the lamp would "
                       "flicker at dusk" % (light["off_lux"], light["on_lux"]))
+    clock = cfg.get("clock")
+    if clock and clock.get("servers"):
+        from agent.sntp import servers
+
+        try:
+            servers(clock["servers"])
+        except ValueError as e:
+            errors.append("clock.servers: %s" % e)
     inlet = cfg.get("inlet")
     if inlet and "may_go" in inlet and inlet["may_go"] >= inlet["must_go"]:
         errors.append("inlet.may_go: %r must be below inlet.must_go %r"

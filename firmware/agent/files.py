@@ -6,6 +6,7 @@ BOARD_FILE = "board.json"
 CONFIG_FILE = "config.json"
 SECRETS_FILE = "secrets.json"
 SAFE_MODE_FILE = "safemode"  # present: main.py leaves the REPL to the technician
+CRASH_FILE = "crash.txt"  # the last crash's traceback (its count is in RTC memory)
 COUNTER_FILE = "cmdctr.json"  # the last signed command's counter (agent.sign)
 
 
@@ -82,3 +83,38 @@ def save_counter(root, n):
 
 def safe_mode(root=""):
     return _exists(root + SAFE_MODE_FILE)
+
+
+def _rtc():
+    try:
+        import machine  # the chip's (or the simulated board's); none under CPython
+
+        return machine.RTC()
+    except (ImportError, AttributeError):
+        return None
+
+
+def load_crash():
+    """The crash record (agent.crashloop) from RTC memory: kept through resets, not through
+    a power cut. An empty record where there is no RTC memory."""
+    from agent import crashloop
+
+    rtc = _rtc()
+    return crashloop.decode(rtc.memory() if rtc is not None else b"")
+
+
+def save_crash(rec):
+    from agent import crashloop
+
+    rtc = _rtc()
+    if rtc is not None:
+        rtc.memory(crashloop.encode(rec))
+
+
+def crash_text(root=""):
+    """The last crash's traceback from the flash, or None."""
+    try:
+        with open(root + CRASH_FILE) as f:
+            return f.read()
+    except OSError:
+        return None
