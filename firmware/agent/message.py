@@ -180,3 +180,14 @@ def diag_fields(uptime_s, rssi, heap_free, heap_max_block, reset_cause, loop_us_
         "reconnects": reconnects,
         "dropped": dropped,
     }
+
+
+def clock_diag(fields, status):
+    """Add the time sync's state (agent.timesync status(); None: sync off) to diag fields."""
+    fields["clock_synced"] = bool(status and status["synced"])
+    if status is not None:
+        fields["clock_age_s"] = status["age_s"]  # since the last good answer, None: never
+        fields["clock_offset_ms"] = status["offset_ms"]  # the last correction
+        fields["clock_server"] = status["server"]
+        fields["clock_error"] = status["last_error"]
+    return fields

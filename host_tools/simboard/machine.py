@@ -1,6 +1,9 @@
 # Simulated ESP32 `machine` module. Under MicroPython this file shadows the built-in, under
 # CPython tests import it from host_tools/simboard. It refuses what the chip refuses, with the
 # exception types the ESP32 port raises, and records what the firmware did for tests to see.
+import os
+
+import realclock
 import simcivil
 import simclock
 import simworld
@@ -598,6 +601,47 @@ def unique_id():
 
 # ---------------------------------------------------------------- RTC, Timer
 
+# A virtual board that restarts its interpreter on a soft reset keeps its clock through this
+# file: SIMBOARD_RTC_FILE holds the wall clock's offset from the host's real clock, decimal
+# seconds ("-12.345678"), written whenever the RTC is set and read back at import. Absent
+# (or no variable): the clock was never set and starts at the epoch, as on a fresh chip.
+# Integer microseconds throughout: a float32 interpreter could not hold an epoch offset.
+_RTC_FILE = os.getenv("SIMBOARD_RTC_FILE")
+
+
+def _real_us():
+    return realclock.time_ns() // 1000
+
+
+def _rtc_save():
+    off = simclock.wall_us() - _real_us()
+    sign, off = ("-", -off) if off < 0 else ("", off)
+    tmp = _RTC_FILE + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%s%d.%06d\n" % (sign, off // 1_000_000, off % 1_000_000))
+    os.rename(tmp, _RTC_FILE)  # whole or not at all: a board killed mid-write keeps the last
+
+
+def _rtc_load():
+    try:
+        with open(_RTC_FILE) as f:
+            text = f.read().strip()
+    except OSError:
+        return  # never set
+    sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text)
+    whole, _, frac = digits.partition(".")
+    if not whole.isdigit() or not (frac == "" or frac.isdigit()):
+        print("simboard: %s: %r is not a number of seconds; the clock stays unset"
+              % (_RTC_FILE, text))
+        return
+    off = sign * (int(whole) * 1_000_000 + int((frac + "000000")[:6]))
+    simclock.set_wall_us(_real_us() + off)
+
+
+if _RTC_FILE:
+    _rtc_load()
+
+
 class RTC:
     def __init__(self, id=0, *, datetime=None):
         if datetime is not None:
@@ -617,6 +661,8 @@ class RTC:
             raise ValueError("requested length 8 but object has length %d" % len(d))
         secs = simcivil.mktime((d[0], d[1], d[2], d[4], d[5], d[6], 0, 0))
         simclock.set_wall_us(secs * 1_000_000 + d[7])
+        if _RTC_FILE:
+            _rtc_save()
 
     def memory(self, data=None):
         """User RTC memory: survives resets and deep sleep (2 KB on ESP32)."""
