@@ -167,7 +167,8 @@ def test_no_answer_retries_with_backoff_and_never_waits():
         assert ts.tries == len(asked) and not ts.synced and clock.wall_s() is None
         assert ts.last_error == "no answer in 500 ms"
         ceiling = 2000
-        for (t1, _), (t2, _) in zip(asked, asked[1:]):
+        for k in range(1, len(asked)):
+            t1, t2 = asked[k - 1][0], asked[k][0]
             # each retry waits the timeout, then a jittered backoff up to its ceiling
             assert 500 <= t2 - t1 <= 500 + ceiling + timesync.POLL_MS, (t1, t2, ceiling)
             ceiling = min(ceiling * 2, 8000)
