@@ -9,6 +9,10 @@
 # day profile), bin_seed=N, bin_jammed=1; wall0=S real0=NS: the wall clock reads S (epoch s)
 # at host time NS (ns), so paced devices started at different moments share one scenario
 # clock. Ctrl-C (SIGINT: host_tools.vdevice.stop) ends the run early, as run_s would.
+# A street (host_tools/street): stimuli=FILE plays a world's stimuli.json on the pins (lux,
+# motion pulses, a bin's deposits: simstreet.py); history=FILE writes what the device did
+# (lamp levels, detections, energy meter, bin levels, valve openings, requests) as JSON at
+# the end. Both paths are relative to DEVICE_DIR (or absolute).
 # At the end one line "SUMMARY {json}" reports what the agent measured, and what the
 # firmware did with its sockets (simnet.py; recorded when host_tools.vdevice started us with
 # sockrec/ on MICROPYPATH, else "sock_recorder" is false): the longest socket timeout it set,
@@ -55,8 +59,23 @@ if pins.get("light_adc") is not None:
 if "motion_ms" in opts and pins.get("motion") is not None:
     simworld.pulse_at_ms(int(opts["motion_ms"]), pins["motion"], 1500)
 
+street = None
+if "stimuli" in opts:
+    import simstreet
+
+    from agent import config
+
+    with open("board.json") as f:
+        board = json.load(f)
+    with open("config.json") as f:
+        street = simstreet.Street(opts["stimuli"], board, config.load(json.load(f)))
+
 bin_ = None
-if pins.get("us_trig") is not None and "bin_level" in opts:
+if street is not None:
+    bin_ = street.bin
+    if bin_ is not None:
+        simworld.keep_history(False)  # a day of pings: the bin keeps its own record
+elif pins.get("us_trig") is not None and "bin_level" in opts:
     import simbin
 
     with open("board.json") as f:
@@ -74,6 +93,8 @@ from agent import app  # noqa: E402
 
 agent = app.current = app.Agent("")
 agent.banner()
+if street is not None:
+    street.watch(agent)
 sent = [0]
 
 
@@ -106,6 +127,13 @@ finally:
     link = agent.comms.link if agent.comms else None
     lamp = [f * 100 for _, f in simworld.pwm_fraction_history(pins["lamp_pwm"])] \
         if pins.get("lamp_pwm") is not None and agent.role == "streetlight" else [0]
+    if street is not None:
+        history = street.history()  # the board's PWM record is folded into it
+        if street.role == "streetlight":
+            lamp = [street.lamp_max_pct(), history["lamp"][-1][1] if history["lamp"] else 0]
+        if "history" in opts:
+            with open(opts["history"], "w") as f:
+                json.dump(history, f)
     summary = {
         "lamp_max_pct": max(lamp), "lamp_last_pct": lamp[-1],
         "state": agent.state(),

@@ -6,6 +6,9 @@
 # Bags arrive as a Poisson process whose hourly rate follows a daily profile (local time from
 # the board's wall clock); each adds `bag` of the bin's capacity. Level 1.0 is the surface at
 # full_m; above OVERFLOW the bin overflows (people leave bags beside it).
+# Or, given `deposits` ([[wall s, litres], ...] in time order, e.g. from a street world) and
+# `capacity_l`, exactly those deposits arrive at those wall-clock times instead of the profile
+# (one scheduled at a time); `levels` then records [wall s, level] at every change.
 import math
 
 import simclock
@@ -22,7 +25,8 @@ DAY_PROFILE = (0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 2.0, 4.0, 5.0, 4.0, 3.5, 4.0,
 class Bin:
     def __init__(self, pins, active_low=(), empty_m=1.2, full_m=0.35, level=0.0,
                  bags_per_h=DAY_PROFILE, scale=1.0, bag=0.03, travel_ms=600,
-                 discharge_ms=2000, tz_offset_min=60, jammed=False, temp_c=15.0):
+                 discharge_ms=2000, tz_offset_min=60, jammed=False, temp_c=15.0,
+                 deposits=None, capacity_l=None):
         self.empty_m, self.full_m = empty_m, full_m
         self.level = level
         self.max_level = level
@@ -49,7 +53,15 @@ class Bin:
         self.ranger = simworld.ultrasonic(pins["us_trig"], pins["us_echo"], self.distance,
                                           temp_c=temp_c)
         simworld.watch(self.valve, self._on_valve)
-        self._next_bag()
+        self.deposits = deposits
+        self.levels = None
+        if deposits is None:
+            self._next_bag()
+            return
+        self.capacity_l = float(capacity_l)
+        self.levels = [[simclock.wall_us() / 1e6, level]]
+        self._dep_i = 0
+        self._next_deposit()
 
     # ---- what the ranger sees ----
 
@@ -78,8 +90,26 @@ class Bin:
         self._set_level(self.level + self.bag)
         self._next_bag()
 
+    def _next_deposit(self):
+        dep = self.deposits
+        i = self._dep_i
+        while i < len(dep) and dep[i][0] * 1e6 < simclock.wall_us():
+            i += 1  # before the board's clock started: not this bin's to see
+        self._dep_i = i
+        if i < len(dep):
+            t_us = simclock.now_us() + int(dep[i][0] * 1e6 - simclock.wall_us())
+            simclock.at_us(t_us, self._deposit)
+
+    def _deposit(self):
+        self.bags += 1
+        self._set_level(self.level + self.deposits[self._dep_i][1] / self.capacity_l)
+        self._dep_i += 1
+        self._next_deposit()
+
     def _set_level(self, lv):
         self.level = lv
+        if self.levels is not None:
+            self.levels.append([simclock.wall_us() / 1e6, lv])
         if lv > self.max_level:
             self.max_level = lv
         now = simclock.now_ms()
