@@ -6,6 +6,7 @@
     street config schema                 every config field: kind, default, range, roles
     street broker init OUT_DIR ...       a broker's passwords, ACL, CA and TLS config
     street station run --host H ...      the reference vacuum station coordinator
+    street vboard DIR [--image I]        a virtual ESP32 on a serial port, DIR its flash
     street cmd VERB TARGET [ARGS] | street monitor   signed commands, acks; the live fleet table
 """
 
@@ -125,6 +126,7 @@ def _station_run(args) -> int:
 # only: every `street` call builds all parsers) and `run(args) -> int`.
 MODULES = (
     "host_tools.security.cli",
+    "host_tools.vboard.cli",
     "host_tools.fleet.cli",
 )
 

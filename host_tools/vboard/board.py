@@ -1,0 +1,389 @@
+"""A virtual ESP32 on a pseudo-terminal: MicroPython (the chip-like build by default) runs the
+board's flash folder, and a bridge thread makes it look like the chip on a serial line.
+
+    with VBoard(Path("dev1")) as vb:
+        subprocess.run(["mpremote", "connect", vb.port, "exec", "print(1)"])
+        vb.wait_for("agent: board=")
+
+The interpreter talks to the bridge over pipes, not a terminal: the unix port flushes a
+terminal's pending input each time it switches between running code and reading the REPL,
+and a chip keeps those bytes (mpremote sends Ctrl-C and Ctrl-A back to back). So Ctrl-C is a
+signal from the bridge: when the interpreter runs code with Ctrl-C armed (SIGINT caught, as
+the unix port arms it exactly when the chip's console would raise KeyboardInterrupt), the
+bridge sends SIGINT; otherwise the byte goes to the REPL, which reads it as the chip does.
+When the interpreter ends (Ctrl-D, sys.exit, or a reset that chip/_vboard.py reports in the
+state folder), the bridge starts a new one as the chip would start again."""
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import tty
+from pathlib import Path
+
+from host_tools.upy import FIRMWARE, MPLIB, SIMBOARD, micropython_exe
+from host_tools.vboard import heap
+from host_tools.vboard.wire import ChipOutput
+
+CHIP_DIR = Path(__file__).resolve().parent / "chip"
+START = CHIP_DIR / "start.py"
+IMAGES = ("stock", "frozen", "unix")
+PWRON, HARD, WDT, DEEPSLEEP, SOFT = 1, 2, 3, 4, 5  # machine.*_RESET
+SOFT_REBOOT = b"MPY: soft reboot\r\n"
+INTERRUPT_GAP_S = 0.25  # a second SIGINT before the first is handled kills the unix port
+CLIENT_QUEUE_MAX = 256 * 1024  # like a UART with nobody reading: the oldest output is lost
+CONSOLE_MAX = 8 * 1024 * 1024
+
+
+class VBoardError(Exception):
+    """A virtual board cannot start; the message is one line for the user."""
+
+
+def _chip_builds() -> dict[str, Path]:
+    """The chip-like builds, refrozen once per process if firmware/ or the simboard changed."""
+    global _built
+    if _built is None:
+        from host_tools.setup import chipport
+
+        try:
+            _built = chipport.build()
+        except SystemExit as e:
+            first = str(e.code).strip().splitlines()[0] if e.code else "failed"
+            raise VBoardError(f"the chip-like build could not be brought up to date: {first}"
+                              ) from None
+    return _built
+
+
+_built: dict[str, Path] | None = None
+
+
+def interpreter(image: str) -> tuple[str, dict]:
+    """(the interpreter for an image, the environment the start script needs for it)."""
+    if image == "unix":
+        try:
+            exe = micropython_exe()
+        except RuntimeError as e:
+            raise VBoardError(str(e)) from None
+        return exe, {"VBOARD_FIRMWARE": str(FIRMWARE), "VBOARD_PATH": f"{SIMBOARD}:{MPLIB}"}
+    if image not in IMAGES:
+        raise VBoardError(f"unknown image {image!r}: one of {', '.join(IMAGES)}")
+    from host_tools.setup.chipport import BIN
+
+    exe = BIN / f"micropython-{image}"
+    if not exe.exists():
+        raise VBoardError(f"the chip-like build is missing ({exe}): run `make chip`, "
+                          "or use --image unix (the 64-bit port)")
+    exe = _chip_builds()[image]
+    # The stock image has no agent frozen in; the simulated board reads agent.chips.
+    return str(exe), ({"VBOARD_FIRMWARE": str(FIRMWARE)} if image == "stock" else {})
+
+
+def _board_chip(flash: Path) -> str:
+    import json
+
+    try:
+        chip = json.loads((flash / "board.json").read_text()).get("chip")
+    except (OSError, ValueError, AttributeError):
+        return "esp32"
+    return chip if isinstance(chip, str) else "esp32"
+
+
+def _sigint_armed(pid: int) -> bool:
+    """Whether the interpreter catches SIGINT now: it runs code that Ctrl-C may interrupt."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+class VBoard:
+    def __init__(self, flash: Path, image: str = "stock", heap_kb: int | None = None):
+        self.flash = Path(flash).resolve()
+        self.image = image
+        self.heap_kb = heap_kb
+        self.port: str | None = None
+        self.restarts = 0  # interpreters started after the first (resets of any kind)
+        self._lock = threading.Condition()
+        self._console = bytearray()
+        self._console_base = 0
+        self._thread: threading.Thread | None = None
+        self._proc: subprocess.Popen | None = None
+
+    # ---- life cycle ----
+
+    def start(self) -> "VBoard":
+        """Power on: a fresh RTC (unset), boot.py and main.py from the flash folder."""
+        if self._thread is not None:
+            raise VBoardError("this virtual board is already running")
+        if not self.flash.is_dir():
+            raise VBoardError(f"{self.flash}: no such folder (the board's flash)")
+        if self.heap_kb is not None and self.heap_kb <= 0:
+            raise VBoardError(f"heap {self.heap_kb} KB: give a positive size")
+        exe, env = interpreter(self.image)
+        self._state = Path(tempfile.mkdtemp(prefix="vboard-"))
+        self._env = {**os.environ, **env,
+                     "MICROPYPATH": ".frozen", "HOME": str(self._state),
+                     "SIMBOARD_RTC_FILE": str(self._state / "rtc"),
+                     "VBOARD_STATE": str(self._state), "VBOARD_IMAGE": self.image}
+        try:
+            if self.heap_kb is None:
+                self.heap_kb = heap.board_kb(self.flash)
+            extra = heap.overhead(exe, START, self.flash, self._env)
+        except heap.HeapError as e:
+            shutil.rmtree(self._state, ignore_errors=True)
+            raise VBoardError(str(e)) from None
+        self._exe, self.heap_bytes = exe, self.heap_kb * 1024 + extra
+        self._master, slave = os.openpty()
+        tty.setraw(slave)  # no echo or line editing on the serial line: a client sets its own
+        self.port = os.ttyname(slave)
+        os.close(slave)  # nobody on the line until a client opens it (the master sees HUP)
+        os.set_blocking(self._master, False)
+        self._wake_r, self._wake_w = os.pipe()
+        self._out = ChipOutput()
+        self._to_chip = bytearray()  # what the client typed, for the interpreter
+        self._reply = b""  # what the bridge types into the interpreter itself (Ctrl-A)
+        self._to_client = bytearray()
+        self._stopping = False
+        self._last_sigint = 0.0
+        self._due: tuple[float, int, bool, bool] | None = None
+        self._spawn(PWRON, raw=False, wake=False)
+        self._thread = threading.Thread(target=self._run, name=f"vboard {self.port}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Power off: the interpreter is ended by its PID, the serial port goes away."""
+        if self._thread is None:
+            return
+        self._stopping = True
+        os.write(self._wake_w, b"x")
+        self._thread.join(30)
+        self._thread = None
+        self._kill()
+        for fd in (self._master, self._wake_r, self._wake_w):
+            os.close(fd)
+        shutil.rmtree(self._state, ignore_errors=True)
+        self.port = None
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> "VBoard":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ---- what the board printed (its serial console, as sent on the line) ----
+
+    def output(self, since: int = 0) -> str:
+        """Everything the board sent on its serial line from offset `since` (see wait_for),
+        whether or not a client was connected to read it."""
+        with self._lock:
+            data = bytes(self._console[max(0, since - self._console_base):])
+        return data.decode("utf-8", "replace")
+
+    def mark(self) -> int:
+        """The console's current offset: output(since=mark()) is what comes next."""
+        with self._lock:
+            return self._console_base + len(self._console)
+
+    def wait_for(self, text: str, timeout: float = 30.0, since: int = 0) -> int:
+        """Wait until `text` appears on the console after offset `since`; returns the offset
+        just past it. TimeoutError (with the console's tail) if it does not in `timeout` s."""
+        needle = text.encode()
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                start = max(0, since - self._console_base)
+                i = self._console.find(needle, start)
+                if i >= 0:
+                    return self._console_base + i + len(needle)
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.alive:
+                    tail = bytes(self._console[-600:]).decode("utf-8", "replace")
+                    raise TimeoutError(f"{text!r} not on the console after {timeout} s; "
+                                       f"its end:\n{tail}")
+                self._lock.wait(min(left, 0.5))
+
+    # ---- the interpreter ----
+
+    def _spawn(self, cause: int, raw: bool, wake: bool) -> None:
+        env = {**self._env, "VBOARD_CAUSE": str(cause), "VBOARD_RAW": "1" if raw else "0",
+               "VBOARD_WAKE": "1" if wake else "0", "VBOARD_CHIP": _board_chip(self.flash)}
+        if cause == PWRON:
+            (self._state / "rtc").unlink(missing_ok=True)  # power lost: the RTC is unset
+        self._proc = subprocess.Popen(
+            [self._exe, "-X", f"heapsize={self.heap_bytes}", "-i", str(START)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=self.flash, env=env, bufsize=0, start_new_session=True)
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        os.set_blocking(self._proc.stdin.fileno(), False)
+        os.set_blocking(self._proc.stdout.fileno(), False)
+        self._out.restart(raw)
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        for f in (proc.stdin, proc.stdout):
+            if f is not None:
+                f.close()
+
+    def _ended(self) -> None:
+        """The interpreter is gone: start the next one as the chip would start again."""
+        proc = self._proc
+        assert proc is not None
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:  # its output closed but it lives on: end it
+            pass
+        self._kill()
+        cause, sleep_ms = SOFT, 0
+        note = self._state / "reset"
+        try:
+            cause, sleep_ms = (int(x) for x in note.read_text().split())
+            note.unlink()
+        except (OSError, ValueError):
+            if proc.returncode is not None and proc.returncode < 0:
+                self._emit(f"\r\n[vboard: the interpreter ended by signal "
+                           f"{-proc.returncode}: soft reboot]\r\n".encode())
+        raw = False
+        if cause == SOFT:
+            raw = self._out.raw  # a soft reset comes back in the REPL it left
+            self._emit(SOFT_REBOOT)
+        self._to_chip.clear()  # the old interpreter's unread input died with it
+        self._reply = b""
+        self.restarts += 1
+        self._due = (time.monotonic() + sleep_ms / 1000, cause, raw, sleep_ms > 0)
+
+    # ---- the bridge ----
+
+    def _emit(self, data: bytes) -> None:
+        """Bytes on the serial line: into the console record, and to a connected client."""
+        if not data:
+            return
+        with self._lock:
+            self._console += data
+            if len(self._console) > CONSOLE_MAX:
+                cut = len(self._console) // 2
+                del self._console[:cut]
+                self._console_base += cut
+            self._lock.notify_all()
+        self._to_client += data
+        if len(self._to_client) > CLIENT_QUEUE_MAX:
+            del self._to_client[:len(self._to_client) - CLIENT_QUEUE_MAX]
+
+    def _from_client(self, data: bytes) -> None:
+        parts = data.split(b"\x03")
+        self._to_chip += parts[0]
+        for part in parts[1:]:
+            proc = self._proc
+            if proc is not None and _sigint_armed(proc.pid):
+                now = time.monotonic()
+                if now - self._last_sigint >= INTERRUPT_GAP_S:
+                    self._last_sigint = now
+                    os.kill(proc.pid, signal.SIGINT)
+            else:
+                self._to_chip += b"\x03"  # the REPL reads it: clear the line, or stop pasting
+            self._to_chip += part
+
+    def _client_here(self) -> bool:
+        p = select.poll()
+        p.register(self._master, select.POLLIN)
+        return not any(ev & select.POLLHUP for _, ev in p.poll(0))
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping:
+                self._step()
+        finally:
+            self._kill()
+
+    def _step(self) -> None:
+        if self._proc is None and self._due is not None and time.monotonic() >= self._due[0]:
+            _, cause, raw, wake = self._due
+            self._due = None
+            self._spawn(cause, raw, wake)
+        client = self._client_here()
+        if not client:
+            self._to_client.clear()  # nobody on the line: what the chip sends is lost
+        proc = self._proc
+        p = select.poll()
+        p.register(self._wake_r, select.POLLIN)
+        if client:
+            p.register(self._master, select.POLLIN | (select.POLLOUT if self._to_client else 0))
+        if proc is not None:
+            assert proc.stdin is not None and proc.stdout is not None
+            p.register(proc.stdout, select.POLLIN)
+            if self._reply or (self._to_chip and not self._out.holding_input):
+                p.register(proc.stdin, select.POLLOUT)
+        timeout_ms = 50 if not client or self._due is not None else 1000
+        for fd, ev in p.poll(timeout_ms):
+            if fd == self._wake_r:
+                os.read(self._wake_r, 64)
+            elif fd == self._master:
+                self._client_io(ev)
+            elif proc is not None and proc.stdout is not None and fd == proc.stdout.fileno():
+                self._chip_output(proc)
+            elif proc is not None and proc.stdin is not None and fd == proc.stdin.fileno():
+                self._chip_input(proc)
+
+    def _client_io(self, ev: int) -> None:
+        if ev & select.POLLIN:
+            try:
+                data = os.read(self._master, 4096)
+            except OSError:  # the client just went away
+                data = b""
+            self._from_client(data)
+        if ev & select.POLLOUT and self._to_client:
+            try:
+                n = os.write(self._master, self._to_client)
+            except BlockingIOError:
+                n = 0
+            except OSError:  # the client just went away
+                n = len(self._to_client)
+            del self._to_client[:n]
+
+    def _chip_output(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        try:
+            data = os.read(proc.stdout.fileno(), 4096)
+        except BlockingIOError:
+            return
+        if not data:
+            self._ended()
+            return
+        wire, reply = self._out.feed(data)
+        self._emit(wire)
+        self._reply += reply
+
+    def _chip_input(self, proc: subprocess.Popen) -> None:
+        assert proc.stdin is not None
+        if self._reply:
+            self._reply = self._reply[self._write(proc, self._reply):]
+        elif not self._out.holding_input:
+            del self._to_chip[:self._write(proc, self._to_chip)]
+
+    @staticmethod
+    def _write(proc: subprocess.Popen, data) -> int:
+        assert proc.stdin is not None
+        try:
+            return os.write(proc.stdin.fileno(), data)
+        except BlockingIOError:
+            return 0
+        except OSError:  # it is ending: its output's end will say so
+            return len(data)
