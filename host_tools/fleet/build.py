@@ -11,7 +11,15 @@ ALIASES = {"restart": "reboot"}
 
 
 class CommandError(ValueError):
-    """One line saying what is wrong with a command."""
+    """One line saying what is wrong with a command (what was typed is quoted in it, so a
+    control character in it is shown escaped)."""
+
+    def __init__(self, text: str):
+        super().__init__(one_line(text))
+
+
+def one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def canonical(name: str) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from agent import config
 
-from .build import known_names
+from .build import known_names, one_line
 
 SELECTOR_KINDS = ("group", "kind", "site")
 _ID_SPEC = config.CONFIG["device"]["id"]
@@ -73,6 +73,11 @@ def target_error(target: str) -> str | None:
 
 def parse_words(words: list[str]):
     """Request, Help, Quit, LineError, or None for nothing typed."""
+    got = _parse_words(words)
+    return LineError(one_line(got.message)) if isinstance(got, LineError) else got
+
+
+def _parse_words(words: list[str]):
     if not words:
         return None
     verb = words[0]

@@ -109,9 +109,9 @@ def send(session, store: CounterStore, planned: list[Planned], timeout_s: float,
         for arrived, ack in fresh:
             if ack.id != cid or ack.device not in pending:
                 continue
-            t0, _ = pending.pop(ack.device)
+            t0, p = pending.pop(ack.device)
             if ack.ok:
-                emit(AckRow(ack.device, "ok", arrived - t0, ack_detail(ack.state)))
+                emit(AckRow(ack.device, "ok", arrived - t0, ack_detail(ack.state, p.device.kind)))
             else:
                 emit(AckRow(ack.device, "refused", arrived - t0,
                             refusal_row(ack.error or "", store, ack.device)))

@@ -24,8 +24,8 @@ import tty
 from . import build, cmdline, dispatch, table
 from .connect import SetupError, open_session, settings
 
-HELP_TARGETS = ("TARGET: an id, ids joined by commas, group:G, kind:streetlight|inlet, "
-                "site:S, all.  quit (or Ctrl-C, Ctrl-D) leaves.")
+HELP_TARGETS = ("TARGET: an id, ids joined by commas, group:G, kind:streetlight|inlet,",
+                "site:S or all.   quit (or Ctrl-C, Ctrl-D) leaves the monitor.")
 MIN_LOG = 3
 READ_ONLY = "monitor"  # the broker login that may publish nothing (docs/broker.md)
 
@@ -61,7 +61,6 @@ class Monitor:
         self.log: collections.deque = collections.deque(maxlen=500)
         self.buf = ""
         self.events: queue.Queue = queue.Queue()  # log lines from the command thread
-        self.busy: threading.Thread | None = None
         self.stop = False
         self.input_open = interactive
         self._esc = False
@@ -83,13 +82,12 @@ class Monitor:
         elif isinstance(req, cmdline.Help):
             for u in build.usage_lines():
                 self.say("  " + u)
-            self.say("  " + HELP_TARGETS)
+            for h in HELP_TARGETS:
+                self.say("  " + h)
         elif isinstance(req, cmdline.LineError):
             self.say("! " + req.message)
-        elif self.busy is not None and self.busy.is_alive():
-            self.say("! still waiting for the acks of the last command")
         else:
-            self._send(req)
+            self._send(req)  # while earlier commands still wait for acks, too
 
     def _send(self, req) -> None:
         if self.s.user == READ_ONLY:
@@ -115,8 +113,7 @@ class Monitor:
             except Exception as e:  # the screen must survive whatever one command does
                 self.events.put("! %s: %s" % (type(e).__name__, e))
 
-        self.busy = threading.Thread(target=work, name="command", daemon=True)
-        self.busy.start()
+        threading.Thread(target=work, name="command", daemon=True).start()
 
     # ---- the terminal ----
 

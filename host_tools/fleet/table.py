@@ -148,8 +148,8 @@ def ack_lines(r: AckRow, width: int = 80) -> list[str]:
     return [(head + parts[0]).rstrip()] + [" " * len(head) + p for p in parts[1:]]
 
 
-def ack_detail(state: dict | None) -> str:
-    """What an ok ack's state is worth saying."""
+def ack_detail(state: dict | None, kind: str = "") -> str:
+    """What an ok ack's state is worth saying (a role's state: as the table says it)."""
     if not state:
         return ""
     if state.get("unchanged"):
@@ -161,5 +161,5 @@ def ack_detail(state: dict | None) -> str:
         return "restart in %.1f s" % (state["restart_in_ms"] / 1000)
     if "config" in state:
         return "config: %d sections" % len(state["config"])
-    keys = ("level", "on", "control", "fillingLevel", "status", "health")
-    return " ".join("%s=%s" % (k, state[k]) for k in keys if k in state)
+    d = Device("", kind, "", "", state=state)
+    return " ".join([summary(d)] + alarms(d))
