@@ -8,7 +8,8 @@
 # (host_tools/simboard/simbin.py) with bin_level=F, bin_scale=F (busier or quieter than the
 # day profile), bin_seed=N, bin_jammed=1; wall0=S real0=NS: the wall clock reads S (epoch s)
 # at host time NS (ns), so paced devices started at different moments share one scenario
-# clock. Ctrl-C (SIGINT: host_tools.vdevice.stop) ends the run early, as run_s would.
+# clock (with pace=0, wall0 alone: the board's clock starts at wall0). Ctrl-C (SIGINT:
+# host_tools.vdevice.stop) ends the run early, as run_s would.
 # A street (host_tools/street): stimuli=FILE plays a world's stimuli.json on the pins (lux,
 # motion pulses, a bin's deposits: simstreet.py); history=FILE writes what the device did
 # (lamp levels, detections, energy meter, bin levels, valve openings, requests) as JSON at
@@ -39,7 +40,9 @@ for a in args[2:]:
     opts[k] = v
 
 pace = float(opts.get("pace", "1.0"))
-if "wall0" in opts:
+if "wall0" in opts and pace == 0:  # unpaced: the board starts at wall0 (a test's street)
+    simclock.set_wall_time(float(opts["wall0"]))
+elif "wall0" in opts:
     elapsed_s = (utime.time_ns() - int(opts["real0"])) / 1e9
     simclock.set_wall_time(float(opts["wall0"]) + elapsed_s / pace)
 else:

@@ -32,7 +32,9 @@ def _merge(base, extra):
 
 def street_group(s):
     """The light-ahead group of the street's poles (an id: the scenario file's name)."""
-    return Path(s["source"]).stem.replace(" ", "-")[:32] or "street"
+    ok = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
+    name = "".join(c if c in ok else "-" for c in Path(s["source"]).stem)[:32].strip("-")
+    return name or "street"
 
 
 def config_for(s, device_id, broker_host, broker_port):
