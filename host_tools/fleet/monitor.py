@@ -241,7 +241,7 @@ def run(args, interactive: bool, inp=None, out=None) -> int:
         if saved is not None:
             termios.tcsetattr(inp.fileno(), termios.TCSADRAIN, saved)
         session.stop()
-    print("monitor stopped", file=out, flush=True)
+    print("%s stopped" % ("monitor" if interactive else "watch"), file=out, flush=True)
     return 0
 
 

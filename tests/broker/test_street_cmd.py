@@ -12,6 +12,7 @@ import re
 import select
 import signal
 import struct
+import subprocess
 import sys
 import termios
 import threading
@@ -270,3 +271,52 @@ def test_set_changes_the_device_config(capsys, street):
     assert "light.boost_pct = 90, restart in" in out, out
     cfg = json.loads((devices / "pole-2" / "config.json").read_text())
     assert cfg["light"]["boost_pct"] == 90
+
+
+def test_the_lab_runs_the_examples_for_the_operator_docs(tmp_path, capsys):
+    # docs/operator.md starts here: the example folders on the simulated board, a broker,
+    # and the command the lab prints.
+    lab = subprocess.Popen([sys.executable, "-m", "host_tools.fleet.lab", "--out",
+                            str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        printed = []
+        for line in lab.stdout:
+            printed.append(line)
+            if line.startswith("Ctrl-C"):
+                break
+        ping = next(line.split() for line in printed if "street cmd ping all" in line)
+        port = int(ping[ping.index("--port") + 1])
+        online = set()
+        seen = threading.Condition()
+
+        def on_message(c, u, msg):
+            with seen:
+                if msg.payload == b"online":
+                    online.add(msg.topic.split("/")[3])
+                seen.notify_all()
+
+        w = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="lab-watch")
+        w.on_message = on_message
+        w.connect("127.0.0.1", port, keepalive=10)
+        w.subscribe("city/+/+/+/status", qos=1)
+        w.loop_start()
+        try:
+            with seen:
+                assert seen.wait_for(lambda: len(online) == 2, WAIT_S), online
+        finally:
+            w.loop_stop()
+            w.disconnect()
+        rc = cli.main(ping[1:] + ["--timeout", "20"])
+        out = capsys.readouterr().out
+        assert rc == 0, out
+        assert {r[0] for r in _rows_any(out).values()} == {"ok"}, out
+        assert set(_rows_any(out)) == {"oudegracht-01", "sjostad-07"}, out
+    finally:
+        lab.send_signal(signal.SIGINT)
+        rest, _ = lab.communicate(timeout=60)
+    assert "lab stopped" in rest and lab.returncode == 0
+
+
+def _rows_any(out: str) -> dict[str, list[str]]:
+    return {p[0]: p[1:] for p in (line.split() for line in out.splitlines())
+            if len(p) >= 3 and p[1] in ("ok", "refused", "timeout")}
