@@ -1,0 +1,232 @@
+"""The virtual board (host_tools/vboard) against the real mpremote, and a technician's REPL
+session over its serial port. Each mpremote call is a process of its own, as a person runs it;
+waits are generous ceilings (a busy host costs time, never a failure)."""
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+import tty
+from pathlib import Path
+
+import pytest
+
+from host_tools import chipfit
+from host_tools.setup import chipport
+from host_tools.upy import FIRMWARE
+from host_tools.vboard import VBoard, VBoardError
+from host_tools.vboard.wire import RAW_MARK, ChipOutput
+
+BOOT = 'print("boot ran")\n'
+MAIN = 'import machine\nprint("main ran, reset cause", machine.reset_cause())\n'
+
+
+def mpremote(port: str, *args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"mpremote {' '.join(args)}: {proc.stdout}{proc.stderr}"
+    return proc.stdout
+
+
+class Line:
+    """The serial port as a terminal program (mpremote repl) drives it: raw, key by key."""
+
+    def __init__(self, port: str):
+        self.fd = os.open(port, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self.fd)
+        self.seen = b""
+
+    def send(self, keys: bytes) -> None:
+        os.write(self.fd, keys)
+
+    def expect(self, text: str, timeout: float = 60) -> str:
+        """What came in up to and including `text`; later bytes stay for the next call."""
+        deadline = time.monotonic() + timeout
+        want = text.encode()
+        while want not in self.seen:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{text!r} never came; got {self.seen.decode(errors='replace')!r}"
+            if select.select([self.fd], [], [], min(left, 1))[0]:
+                self.seen += os.read(self.fd, 4096)
+        i = self.seen.index(want) + len(want)
+        got, self.seen = self.seen[:i], self.seen[i:]
+        return got.decode(errors="replace")
+
+    def command(self, line: str) -> list[str]:
+        """Type a line at the >>> prompt; the lines it printed (its echo left out)."""
+        self.send(line.encode() + b"\r")
+        got = self.expect("\r\n>>> ")
+        lines = got.split("\r\n")
+        assert lines[0].endswith(line), lines
+        return lines[1:-1]
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+@pytest.fixture(scope="module")
+def chip():
+    return chipport.build()  # once here: each board started below finds it up to date
+
+
+@pytest.fixture(scope="module")
+def board(chip, tmp_path_factory):
+    flash = tmp_path_factory.mktemp("flash")
+    (flash / "boot.py").write_text(BOOT)
+    (flash / "main.py").write_text(MAIN)
+    with VBoard(flash) as vb:
+        vb.wait_for("main ran")
+        yield vb
+
+
+# ---- the byte stream (no interpreter) ----
+
+def test_the_line_gets_cr_lf_once_even_split_across_reads():
+    out = ChipOutput()
+    assert out.feed(b"a\nb\r")[0] + out.feed(b"\nc\n")[0] == b"a\r\nb\r\nc\r\n"
+
+
+def test_a_raw_restart_passes_boot_output_and_types_ctrl_a_for_the_user():
+    out = ChipOutput()
+    out.restart(raw=True)
+    wire = b""
+    for chunk in (b"boot ran\n", RAW_MARK[:5], RAW_MARK[5:] + b"\nMicroPython v1; x\r\nType",
+                  b' "help()" for more information.\r\n>', b">> "):
+        got, reply = out.feed(chunk)
+        wire += got
+    assert reply == b"\x01" and out.holding_input
+    assert out.feed(b"\r\nraw REPL; CTRL-B to exit\r\n>") == (
+        b"raw REPL; CTRL-B to exit\r\n>", b"")
+    assert wire == b"boot ran\r\n" and out.raw and not out.holding_input
+
+
+# ---- mpremote, unchanged, against the board ----
+
+def test_exec_prints_and_the_board_answers_a_deploy_probe(board):
+    got = mpremote(board.port, "exec", "import os, sys, simclock\n"
+                   "print('hi', sys.path, os.uname().machine, sys.implementation._mpy)")
+    assert got.startswith("hi ['', '.frozen', '") and "/lib']" in got
+    assert "vboard (stock image) with ESP32" in got
+
+
+def test_fs_cp_r_lands_on_the_flash_and_ls_shows_sizes(board, tmp_path):
+    src = tmp_path / "pkg"
+    (src / "sub").mkdir(parents=True)
+    files = {"a.py": b"A = 1\n", "sub/b.bin": bytes(range(256)) * 3}
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    mpremote(board.port, "fs", "cp", "-r", str(src), ":")
+    for name, data in files.items():
+        assert (board.flash / "pkg" / name).read_bytes() == data
+    assert mpremote(board.port, "fs", "ls", ":pkg").split()[-4:] == ["6", "a.py", "0", "sub/"]
+    assert mpremote(board.port, "fs", "ls", ":pkg/sub").split()[-2:] == ["768", "b.bin"]
+
+
+def test_run_a_script(board, tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("print(sum(range(10)), 1/3)\n")
+    assert mpremote(board.port, "run", str(script)).split() == ["45", "0.33333334"]  # float32
+
+
+def test_mip_install_of_a_local_package_lands_in_lib(board, tmp_path):
+    (tmp_path / "tinylib.py").write_text("X = 7\n")
+    (tmp_path / "package.json").write_text(json.dumps(
+        {"urls": [["tinylib.py", "tinylib.py"]], "version": "0.1"}))
+    mpremote(board.port, "mip", "install", str(tmp_path / "package.json"))
+    assert (board.flash / "lib" / "tinylib.py").read_text() == "X = 7\n"
+    assert mpremote(board.port, "exec", "import tinylib; print(tinylib.X)").strip() == "7"
+
+
+def test_reset_runs_main_again_and_soft_reset_runs_boot_only(board):
+    mark = board.mark()
+    mpremote(board.port, "reset")
+    board.wait_for("main ran, reset cause 2", since=mark)  # machine.HARD_RESET
+    mark = board.mark()
+    mpremote(board.port, "soft-reset")
+    after = board.output(since=mark)
+    assert "MPY: soft reboot\r\nboot ran\r\nraw REPL; CTRL-B to exit\r\n" in after
+    assert "main ran" not in after  # a soft reset in the raw REPL: boot.py, not main.py
+
+
+def test_the_rtc_survives_resets_and_is_unset_after_power_on(chip, tmp_path):
+    year = "import time; print(time.gmtime()[0])"
+    with VBoard(tmp_path) as vb:
+        assert mpremote(vb.port, "exec", year).strip() == "1970"  # a chip's RTC starts unset
+        mpremote(vb.port, "exec", "import machine; machine.RTC().datetime((2031,5,6,0,7,8,9,0))")
+        assert mpremote(vb.port, "exec", year).strip() == "2031"  # after mpremote's soft reset
+        mpremote(vb.port, "reset")
+        assert mpremote(vb.port, "exec", year).strip() == "2031"
+        vb.stop()
+        vb.start()  # power cycle
+        assert mpremote(vb.port, "exec", year).strip() == "1970"
+    assert list(tmp_path.iterdir()) == []  # the flash holds only what was put there
+
+
+def test_heap_free_is_what_the_chip_shows_with_the_boards_heap(chip, tmp_path):
+    free = "import gc; gc.collect(); print(gc.mem_free())"
+    shutil.copy(FIRMWARE.parent / "boards" / "esp32-devkitc.json", tmp_path / "board.json")
+    with VBoard(tmp_path) as vb:  # board.json: memory.gc_heap_kb 112
+        on_board = int(mpremote(vb.port, "exec", free))
+    bare = subprocess.run([str(chip["stock"]), "-X", "heapsize=112K", "-c", free],
+                          capture_output=True, text=True, check=True).stdout
+    assert vb.heap_kb == 112 and abs(on_board - int(bare)) < 4096, (on_board, bare)
+
+
+def test_errors_are_one_line(tmp_path):
+    with pytest.raises(VBoardError, match="no such folder"):
+        VBoard(tmp_path / "missing").start()
+    with pytest.raises(VBoardError, match="unknown image"):
+        VBoard(tmp_path, image="esp8266").start()
+
+
+# ---- Ctrl-C and a technician's session over the serial line ----
+
+def test_ctrl_c_stops_a_busy_main_and_gives_the_prompt(chip, tmp_path):
+    (tmp_path / "main.py").write_text("print('spinning')\nn = 0\nwhile True:\n    n += 1\n")
+    with VBoard(tmp_path) as vb:
+        vb.wait_for("spinning")
+        line = Line(vb.port)
+        try:
+            line.send(b"\x03")
+            assert "KeyboardInterrupt" in line.expect("\r\n>>> ")
+            assert line.command("print(n > 0)") == ["True"]
+        finally:
+            line.close()
+
+
+def device(flash: Path) -> Path:
+    """A streetlight as a deploy leaves it: the agent's files, main.py, boot.py, the JSONs."""
+    shutil.copytree(FIRMWARE / "agent", flash / "agent",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("main.py", "boot.py"):
+        shutil.copy(FIRMWARE / name, flash / name)
+    chipfit.device_folder(flash, "streetlight")
+    return flash
+
+
+def test_technician_session_at_the_pole(chip, tmp_path):
+    flash = device(tmp_path)
+    config = flash / "config.json"
+    with VBoard(flash, heap_kb=2000) as vb:  # a board with PSRAM: the agent as source files
+        vb.wait_for("agent: board=")
+        line = Line(vb.port)
+        try:
+            line.send(b"\x03")
+            assert "agent: stopped by Ctrl-C" in line.expect("\r\n>>> ")
+            line.command("import agent.tech as tech")
+            status = line.command("tech.status()")
+            assert status[0] == "board  : esp32-devkitc", status
+            assert "saved" in line.command("tech.set('loop.heartbeat_s', 30)")[0]
+            assert json.loads(config.read_text())["loop"]["heartbeat_s"] == 30
+            before = {p.name: p.read_bytes() for p in flash.iterdir() if p.is_file()}
+            refused = line.command("tech.set('loop.heartbeat_s', 5)")  # below its minimum
+            assert len(refused) == 1 and "heartbeat_s" in refused[0], refused
+            assert {p.name: p.read_bytes() for p in flash.iterdir() if p.is_file()} == before
+            line.send(b"\x04")
+            line.expect("MPY: soft reboot\r\n")
+            line.expect("agent: board=esp32-devkitc role=streetlight id=fit-1 reset=soft")
+        finally:
+            line.close()
