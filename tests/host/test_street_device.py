@@ -6,7 +6,7 @@ here is the board's virtual time, the same on a busy host."""
 import json
 
 from host_tools import vdevice
-from host_tools.street import account, devices, scenario
+from host_tools.street import account, devices, scenario, world
 
 RUN_S = 40  # virtual seconds of each device's run
 
@@ -53,3 +53,20 @@ def test_a_deposit_in_stimuli_fills_the_inlet(tmp_path):
     assert h["deposits"] == 1, out
     (t_a, a), (t_b, b) = h["levels"]
     assert a == 0.25 and b == 0.5 and abs(t_b - (t0 + 10)) < 0.01, h["levels"]
+
+
+def test_the_accounting_meters_the_lamp_as_the_agent_does(tmp_path):
+    """15:00 to 19:00 of the default street, dusk included: the energy integrated from the
+    board's lamp history and the agent's own meter are one power model over one span."""
+    s = scenario.load("residential", hours=4)
+    w = world.build(s)
+    folder = devices.write(s, tmp_path, "127.0.0.1", 1)["pole-01"]
+    (folder / "stimuli.json").write_text(json.dumps(w.stimuli_for("pole-01")))
+    p = vdevice.start(folder, run_s=4 * 3600, pace=0, wall0=s["start_wall"], ap=0,
+                      stimuli="stimuli.json", history="history.json")
+    _, out = vdevice.finish(p, timeout_s=300)
+    h = json.loads((folder / "history.json").read_text())
+    pole = account.score(s, w, {"pole-01": h})["poles"]["pole-01"]
+    assert pole["visits_checked"] > 0 and pole["pulses"] > 0, out
+    assert pole["wh"] > 20 * pole["hours"] * s["lamp"]["standby_w"]  # it was lit for hours
+    assert abs(pole["wh"] - pole["agent_wh"]) < 0.005 * pole["wh"], pole
