@@ -131,12 +131,11 @@ finally:
     lamp = [f * 100 for _, f in simworld.pwm_fraction_history(pins["lamp_pwm"])] \
         if pins.get("lamp_pwm") is not None and agent.role == "streetlight" else [0]
     if street is not None:
-        history = street.history()  # the board's PWM record is folded into it
+        street.drain()  # the board's PWM record is folded into the street's
         if street.role == "streetlight":
-            lamp = [street.lamp_max_pct(), history["lamp"][-1][1] if history["lamp"] else 0]
+            lamp = [street.lamp_max_pct(), street.lamp_last_pct()]
         if "history" in opts:
-            with open(opts["history"], "w") as f:
-                json.dump(history, f)
+            street.write(opts["history"])
     summary = {
         "lamp_max_pct": max(lamp), "lamp_last_pct": lamp[-1],
         "state": agent.state(),

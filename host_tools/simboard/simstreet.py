@@ -16,7 +16,8 @@
 #
 # History: a night of 50 ms fade steps is hundreds of thousands of PWM entries, more than
 # this process should hold, so every DRAIN_S the lamp's PWM history is folded into a
-# compressed list of level changes and dropped from the board's record. A change is kept
+# compressed record of level changes (two flat arrays: 12 bytes a change, where a list of
+# pairs costs several times that) and dropped from the board's record. A change is kept
 # when the level moved TOL_PCT or more since the last kept one, when it crosses one of the
 # boost levels (so "at boost from" is exact to the entry), or when it held SETTLE_MS or more
 # (the end of a ramp or fade, so no level is off by more than TOL_PCT for longer than a
@@ -24,12 +25,13 @@
 # DRAIN_S (they change a few times a day).
 import json
 import math
+from array import array
 
 import simclock
 import simworld
 
 DRAIN_S = 60
-TOL_PCT = 1.0
+TOL_PCT = 2.0
 SETTLE_MS = 200
 ADC_MAX_MV = 3100  # full scale at 11 dB: a brighter sky reads as this
 
@@ -76,9 +78,11 @@ class Street:
         self.pins = board["pins"]
         self.cfg = cfg
         self.bin = None
-        self.lamp = []  # [[wall s, level %]] compressed (see above)
+        self.lamp_t = array("d")  # wall s of each kept level change (see above)
+        self.lamp_v = array("f")  # ... and the level, %
+        self._last = None  # the last kept level
         self.pulses = 0  # motion pulses put on the pin
-        self.detections = []  # wall s of the agent's own motion detections
+        self.detections = array("d")  # wall s of the agent's own motion detections
         self.requests = []  # [[wall s, request]] (inlet)
         self.link = []  # [[wall s, up]] sampled every DRAIN_S
         self.agent = None
@@ -141,7 +145,7 @@ class Street:
         det = self.detections
 
         def counted(now_ms):
-            det.append(round(_wall(), 3))
+            det.append(_wall())
             own(now_ms)
 
         core.own_motion = counted
@@ -185,43 +189,70 @@ class Street:
             return round((math.log10(pct) + 1) / 0.03, 2)
         return round(pct, 2)
 
+    def _keep(self, t, pct):
+        self.lamp_t.append(t)
+        self.lamp_v.append(pct)
+        self._last = pct
+
     def _add(self, t, pct):
-        lamp = self.lamp
-        if self._pend is not None and (t - self._pend[0]) * 1000 >= SETTLE_MS:
-            lamp.append(self._pend)  # it held: the end of a ramp or a fade
+        pend = self._pend
+        if pend is not None and (t - pend[0]) * 1000 >= SETTLE_MS:
+            self._keep(pend[0], pend[1])  # it held: the end of a ramp or a fade
         self._pend = None
-        if not lamp:
-            lamp.append([round(t, 3), pct])
+        if pct > self._hi:
+            self._hi = pct
+        last = self._last
+        if last is None:
+            self._keep(t, pct)
             return
-        last = lamp[-1][1]
         crossed = False
         for m in self.marks:
             if (pct >= m) != (last >= m):
                 crossed = True
         if crossed or abs(pct - last) >= TOL_PCT:
-            lamp.append([round(t, 3), pct])
+            self._keep(t, pct)
         elif pct != last:
-            self._pend = [round(t, 3), pct]
-        if pct > self._hi:
-            self._hi = pct
+            self._pend = (t, pct)
 
     # ---- the end ----
 
     def lamp_max_pct(self):
         return self._hi
 
+    def lamp_last_pct(self):
+        return self._last if self._last is not None else 0
+
+    def write(self, path):
+        """Write the history as JSON: history() plus, for a pole, "lamp" [[wall s, %]] and
+        "detections" [wall s], streamed from their arrays (a night's worth would be a large
+        list of small lists in memory)."""
+        h = self.history()
+        with open(path, "w") as f:
+            f.write(json.dumps(h)[:-1])
+            if self.role == "streetlight":
+                f.write(', "lamp": [')
+                tv, vv = self.lamp_t, self.lamp_v
+                for i in range(len(tv)):
+                    f.write("%s[%.3f, %.2f]" % ("," if i else "", tv[i], vv[i]))
+                f.write('], "detections": [')
+                det = self.detections
+                for i in range(len(det)):
+                    f.write("%s%.3f" % ("," if i else "", det[i]))
+                f.write("]")
+            f.write("}")
+
     def history(self):
-        """What the device did, as JSON-able data (the street's accounting reads it)."""
+        """What the device did, as JSON-able data, without a pole's lamp and detection
+        records (write() adds them)."""
         self.drain()
         if self._pend is not None:
-            self.lamp.append(self._pend)
+            self._keep(self._pend[0], self._pend[1])
             self._pend = None
         h = {"id": self.st["id"], "role": self.role, "start_wall": self.st["start_wall"],
              "end_wall": round(_wall(), 3), "link": self.link}
         core = _core(self.agent)
         if self.role == "streetlight":
-            h.update({"lamp": self.lamp, "lamp_max_pct": self._hi,
-                      "motion_pulses": self.pulses, "detections": self.detections})
+            h.update({"lamp_max_pct": self._hi, "motion_pulses": self.pulses})
             if core is not None:
                 e = core.energy
                 h["energy"] = {"wh": round(e.wh, 3), "burn_s": e.burn_s,
