@@ -112,6 +112,12 @@ def test_exec_prints_and_the_board_answers_a_deploy_probe(board):
     assert "vboard (stock image) with ESP32" in got
 
 
+def test_the_frozen_image_carries_the_agent_and_says_so(chip, tmp_path):
+    with VBoard(tmp_path, image="frozen") as vb:
+        got = mpremote(vb.port, "exec", "import os, agent; print(os.uname().machine)")
+    assert got.strip() == "vboard (frozen image) with ESP32"
+
+
 def test_fs_cp_r_lands_on_the_flash_and_ls_shows_sizes(board, tmp_path):
     src = tmp_path / "pkg"
     (src / "sub").mkdir(parents=True)
@@ -149,6 +155,9 @@ def test_reset_runs_main_again_and_soft_reset_runs_boot_only(board):
     after = board.output(since=mark)
     assert "MPY: soft reboot\r\nboot ran\r\nraw REPL; CTRL-B to exit\r\n" in after
     assert "main ran" not in after  # a soft reset in the raw REPL: boot.py, not main.py
+    mark = board.mark()
+    assert mpremote(board.port, "exec", "import machine; machine.soft_reset()") == ""
+    assert "MPY: soft reboot\r\nboot ran\r\nraw REPL" in board.output(since=mark)
 
 
 def test_the_rtc_survives_resets_and_is_unset_after_power_on(chip, tmp_path):

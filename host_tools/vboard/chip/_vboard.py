@@ -25,6 +25,12 @@ def reset(cause, sleep_ms=0):
     raise SystemExit  # only if the shell could not: the REPL then ends, a soft reboot
 
 
+def _board_reset(cause):
+    if cause == SOFT:  # machine.soft_reset() as on the ESP32: SystemExit ends the REPL's
+        raise SystemExit  # command (or main.py), and the board soft-reboots
+    reset(cause)
+
+
 def _deepsleep(time_ms=None):
     reset(DEEPSLEEP, time_ms or 0)
 
@@ -52,7 +58,7 @@ def _world(cause, wake):
     import simclock
     import simworld
 
-    simclock.board_reset = reset  # machine.reset(), machine.soft_reset(), the watchdog
+    simclock.board_reset = _board_reset  # machine.reset(), machine.soft_reset(), the watchdog
     machine.deepsleep = _deepsleep
     board = _json("board.json")
     if board.get("chip") in simchip.CHIPS:
