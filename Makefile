@@ -19,7 +19,8 @@ help:
 	@echo "make firmware BOARD=esp32-devkitc   a MicroPython image with the agent frozen in (docs/chip.md)"
 	@echo "make setup      only the setup (includes the chip-like interpreter, built once)"
 	@echo "make clean      remove .venv and .cache"
-	@echo "make demo       not built yet: says so and fails"
+	@echo "make demo       a simulated street through a night and a day (about 2 minutes), live, then"
+	@echo "                a report with plots in out/ (docs/demo.md; options: make demo DEMO='--speed 360')"
 
 setup: $(VENV)/.deps $(STUBS)/.stamp $(MPLIB)/umqtt/simple.py mosquitto chip
 
@@ -83,9 +84,11 @@ test: check
 test-fast: setup
 	$(PY) tests/rings.py --jobs $(JOBS) ring1
 
-demo:
-	@echo "make demo: the simulated street is not built yet (see README.md); nothing to run" >&2
-	@exit 1
+# The simulated street (docs/demo.md): the venv (matplotlib, paho) and umqtt for the devices
+# are all it needs; it uses Mosquitto when installed or installable, else a pure-Python broker.
+DEMO ?=
+demo: $(VENV)/.deps $(MPLIB)/umqtt/simple.py
+	$(BIN)/street demo $(DEMO)
 
 bench: setup
 	$(PY) -m host_tools.bench

@@ -8,6 +8,7 @@
     street station run --host H ...      the reference vacuum station coordinator
     street vboard DIR [--image I]        a virtual ESP32 on a serial port, DIR its flash
     street cmd VERB TARGET [ARGS] | street monitor   signed commands, acks; the live fleet table
+    street demo [--speed X --poles N ...]  a simulated street through a night and a day, live
 """
 
 import argparse
@@ -128,6 +129,7 @@ MODULES = (
     "host_tools.security.cli",
     "host_tools.vboard.cli",
     "host_tools.fleet.cli",
+    "host_tools.street.cli",
 )
 
 
