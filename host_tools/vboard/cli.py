@@ -20,13 +20,15 @@ def run(args) -> int:
     from host_tools.vboard.board import VBoard, VBoardError
 
     vb = VBoard(Path(args.flash), image=args.image, heap_kb=args.heap)
+    print("starting a virtual ESP32 (its image brought up to date first)...", flush=True)
     try:
         vb.start()
     except VBoardError as e:
         print(f"error: {e}")
         return 1
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (&)
+        signal.signal(sig, lambda *_: done.set())
     print(f"virtual ESP32 on {vb.port} (flash: {args.flash}, image: {args.image}, "
           f"heap {vb.heap_kb} KB); Ctrl-C stops", flush=True)
     try:
@@ -34,8 +36,6 @@ def run(args) -> int:
             if not vb.alive:
                 print("error: the virtual board's bridge stopped")
                 return 1
-    except KeyboardInterrupt:
-        pass
     finally:
         vb.stop()
     print("virtual ESP32 stopped", flush=True)

@@ -1,9 +1,9 @@
 """What the board's interpreter prints, made into what an ESP32 sends on its serial line.
 
-The unix port writes a bare LF where the chip's console writes CR LF; it starts every new
-interpreter in the friendly REPL, where a chip soft-reset in the raw REPL comes back in the
-raw REPL; and the host must know which REPL is up to restart in it. ChipOutput does all three
-on the byte stream, chunk by chunk (a marker may be split across reads)."""
+The unix port writes a bare LF where the chip's console writes CR LF for text; it starts
+every new interpreter in the friendly REPL, where a chip soft-reset in the raw REPL comes back
+in the raw REPL; and the host must know which REPL is up to restart in it. ChipOutput does all
+three on the byte stream, chunk by chunk (a marker may be split across reads)."""
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"  # printed on entering the raw REPL
 FRIENDLY_BANNER = b'Type "help()" for more information.\r\n'  # ... the friendly REPL
@@ -66,16 +66,28 @@ class ChipOutput:
         return out + self._wire(data), reply
 
     def _wire(self, data: bytes) -> bytes:
-        if not data:
-            return b""
+        """Pass output on, piece by piece between REPL banners: the friendly REPL's gets CR LF
+        for a bare LF, as the chip's console writes text; the raw REPL's goes as it is, since
+        there a tool reads it, and `mpremote mount` sends binary frames through it."""
+        out = b""
+        while data:
+            seen = self._tail + data
+            cut, raw = len(data), None
+            for banner, is_raw in ((RAW_BANNER, True), (FRIENDLY_BANNER, False)):
+                i = seen.find(banner)
+                end = i + len(banner) - len(self._tail)  # in data; <= 0: seen before
+                if i >= 0 and 0 < end <= cut:
+                    cut, raw = end, is_raw
+            piece, data = data[:cut], data[cut:]
+            out += piece if self.raw else self._crlf(piece)
+            self._cr = piece.endswith(b"\r")
+            self._tail = seen[:len(seen) - len(data)][-len(FRIENDLY_BANNER):]
+            if raw is not None:
+                self.raw = raw
+        return out
+
+    def _crlf(self, data: bytes) -> bytes:
         head = b""
-        if self._cr and data[:1] == b"\n":  # a CR LF split across two chunks
+        if self._cr and data[:1] == b"\n":  # a CR LF split across two pieces
             head, data = b"\n", data[1:]
-        wire = head + data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        self._cr = wire.endswith(b"\r")
-        seen = self._tail + wire
-        r, f = seen.rfind(RAW_BANNER), seen.rfind(FRIENDLY_BANNER)
-        if r >= 0 or f >= 0:
-            self.raw = r > f
-        self._tail = seen[-len(FRIENDLY_BANNER):]
-        return wire
+        return head + data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")

@@ -89,6 +89,14 @@ def test_the_line_gets_cr_lf_once_even_split_across_reads():
     assert out.feed(b"a\nb\r")[0] + out.feed(b"\nc\n")[0] == b"a\r\nb\r\nc\r\n"
 
 
+def test_the_raw_repl_passes_bytes_as_they_are_until_the_friendly_repl_is_back():
+    out = ChipOutput()
+    got = b"".join(out.feed(c)[0] for c in (b">>> \r\nraw REPL; CTRL", b"-B to exit\r\n>OK\n\x0a",
+                                            b"\r\nType \"help()\" for more information.\r\n1\n"))
+    assert got == (b">>> \r\nraw REPL; CTRL-B to exit\r\n>OK\n\n"
+                   b"\r\nType \"help()\" for more information.\r\n1\r\n")
+
+
 def test_a_raw_restart_passes_boot_output_and_types_ctrl_a_for_the_user():
     out = ChipOutput()
     out.restart(raw=True)
