@@ -8,7 +8,7 @@ CACHE := .cache
 STUBS := $(CACHE)/esp32-stubs
 MPLIB := $(CACHE)/mplib
 
-.PHONY: setup chip firmware test test-fast check check-heading lint typecheck compile imports layers bench demo clean help
+.PHONY: setup chip firmware deploy test test-fast check check-heading lint typecheck compile imports layers bench demo clean help
 
 help:
 	@echo "make test       set up everything (venv, MicroPython unix port, stubs, umqtt, Mosquitto), then"
@@ -17,6 +17,7 @@ help:
 	@echo "make check      mpy-cross compile, ESP32-stub type check, ruff, firmware import and layer checks"
 	@echo "make bench      benchmarks: speed and memory on the simulated board"
 	@echo "make firmware BOARD=esp32-devkitc   a MicroPython image with the agent frozen in (docs/chip.md)"
+	@echo "make deploy PORT=/dev/ttyUSB0 DEVICE=examples/streetlight   firmware + device folder onto a board (docs/deploy.md)"
 	@echo "make setup      only the setup (includes the chip-like interpreter, built once)"
 	@echo "make clean      remove .venv and .cache"
 	@echo "make demo       a simulated street through a night and a day (about 2 minutes), live, then"
@@ -49,6 +50,11 @@ chip: $(VENV)/.deps $(MPLIB)/umqtt/simple.py
 # A MicroPython image with the agent frozen in, for BOARD (a board map name or MicroPython's).
 firmware: setup
 	@$(PY) -m host_tools.image $(BOARD)
+
+# The firmware and one device folder onto a board over mpremote (docs/deploy.md); ARGS=--watch...
+deploy: $(VENV)/.deps
+	@test -n "$(PORT)" -a -n "$(DEVICE)" || { echo "usage: make deploy PORT=/dev/ttyUSB0 DEVICE=path/to/device [ARGS=--watch]" >&2; exit 2; }
+	$(BIN)/street deploy $(PORT) $(DEVICE) $(ARGS)
 
 check: setup check-heading compile typecheck lint imports layers
 

@@ -1,4 +1,5 @@
-"""Host-side tools (CPython): setup, checks, provisioning, deploy, fleet monitor, simulation."""
+"""Host-side tools (CPython): setup, checks, provisioning (new-device, broker), deploy (over
+mpremote, to a board or the virtual board), fleet monitor and commands, station, simulation."""
 
 import sys
 

@@ -7,6 +7,8 @@
     street broker init OUT_DIR ...       a broker's passwords, ACL, CA and TLS config
     street station run --host H ...      the reference vacuum station coordinator
     street vboard DIR [--image I]        a virtual ESP32 on a serial port, DIR its flash
+    street new-device OUT_DIR --role R ...  a device folder from the schema, a fresh command key
+    street deploy PORT DEVICE_DIR        put the firmware and a device folder on a board (mpremote)
     street cmd VERB TARGET [ARGS] | street monitor   signed commands, acks; the live fleet table
     street demo [--speed X --poles N ...]  a simulated street through a night and a day, live
 """
@@ -128,6 +130,8 @@ def _station_run(args) -> int:
 MODULES = (
     "host_tools.security.cli",
     "host_tools.vboard.cli",
+    "host_tools.newdevice",
+    "host_tools.deploy.cli",
     "host_tools.fleet.cli",
     "host_tools.street.cli",
 )

@@ -23,6 +23,7 @@ from mpremote.transport_serial import SerialTransport
 
 RAW_CHUNK = 1024  # bytes per write call on the board; a few per exec (see write_file)
 CALLS_PER_EXEC = 3
+READ_TIMEOUT_S = 2
 
 
 class DeployError(Exception):
@@ -82,7 +83,7 @@ def _why_not_open(port: str) -> str:
 class Link:
     """A board in the raw REPL, the agent stopped. Use as a context manager."""
 
-    def __init__(self, port: str, timeout_s: float = 10):
+    def __init__(self, port: str, timeout_s: float = 5):
         self.port = port
         self.virtual = False
         if _is_local_path(port):
@@ -96,7 +97,9 @@ class Link:
         quiet = io.StringIO()
         try:
             with contextlib.redirect_stdout(quiet):  # mpremote prints what it read on failure
-                self.t = SerialTransport(port, baudrate=115200)
+                # A read timeout: on a pseudo-terminal mpremote reads without polling first,
+                # and a silent one would otherwise block it for ever.
+                self.t = SerialTransport(port, baudrate=115200, timeout=READ_TIMEOUT_S)
         except TransportError:
             raise DeployError(_why_not_open(port)) from None
         try:
@@ -109,10 +112,11 @@ class Link:
                               "(is MicroPython flashed? another program on the port?)") from None
 
     def _interrupt(self) -> None:
-        """Stop a running agent: Ctrl-C, twice (the first may land in its Ctrl-C handler)."""
+        """Stop a running agent: Ctrl-C, twice (the first may land in its Ctrl-C handler),
+        apart enough for the first to be handled."""
         for _ in range(2):
             self.t.serial.write(b"\r\x03")
-            time.sleep(0.1)
+            time.sleep(0.3)
         while self.t.serial.in_waiting:
             self.t.serial.read(self.t.serial.in_waiting)
 
@@ -150,15 +154,10 @@ class Link:
                 on_bytes(len(block))
         self.exec("f.close()\ndel f,w,a")
 
-    def reset(self, hard: bool) -> None:
-        """Start the board afresh, running boot.py and main.py (the agent): a hard reset on a
-        chip; on a virtual board a soft reboot (its process is the chip)."""
+    def reset(self) -> None:
+        """Start the board afresh (machine.reset(): boot.py, then main.py runs the agent)."""
         try:
-            if hard:
-                self.t.exec_raw_no_follow("import machine\nmachine.reset()")
-            else:
-                self.t.exit_raw_repl()
-                self.t.serial.write(b"\x04")
+            self.t.exec_raw_no_follow("import machine\nmachine.reset()")
             time.sleep(0.2)
         except (TransportError, OSError, serial.SerialException):
             pass  # the board went away to reset, as asked

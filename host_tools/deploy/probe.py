@@ -30,12 +30,6 @@ try:
 except (ImportError, AttributeError):
     m = getattr(sys.implementation, '_machine', '')
 had = list(sys.modules)
-try:
-    import simclock
-    m = 'VIRTUAL'
-except ImportError as e:
-    if 'simclock' not in str(e):
-        m = 'VIRTUAL'
 p = sys.path[:]
 sys.path[:] = ['.frozen']
 try:
@@ -44,6 +38,12 @@ try:
 except ImportError:
     fz = 0
 sys.path[:] = p
+try:
+    import simclock
+    m = 'VIRTUAL'
+except ImportError as e:
+    if 'simclock' not in str(e):
+        m = 'VIRTUAL'
 for k in list(sys.modules):
     if k not in had:
         del sys.modules[k]

@@ -110,7 +110,7 @@ def _deploy_on(link: Link, info: probe.BoardInfo, opts: Options, cfg: dict, exe:
         copy.remove_stale(link, p)
         copy.verify(link, items)
         copy.finish(link, p, was_safe)
-        link.reset(hard=not info.virtual)
+        link.reset()
         link.close()  # nobody would read the agent's console: a full pty would stall it
         print(f"deployed: {len(p.changed)} copied, {p.unchanged} unchanged, "
               f"{len(p.stale)} removed, {p.bytes_to_copy} B, "

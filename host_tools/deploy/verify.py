@@ -15,7 +15,13 @@ PSRAM_MIN_KB = 1024  # a GC heap in PSRAM is megabytes; internal RAM gives at mo
 
 
 def one_line(text: str) -> str:
-    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    """A loader's multi-line problem as one line, without the fallbacks that were not there."""
+    out = ""
+    for part in (p.strip() for p in str(text).splitlines()):
+        if not part or part.endswith((".tmp: missing", ".bak: missing")):
+            continue
+        out += part if not out else (" " if out.endswith(":") else "; ") + part
+    return out
 
 
 def deploy_kind(info: BoardInfo) -> str:
