@@ -10,7 +10,7 @@ import time
 from micropython import const
 
 from agent import hal
-from agent.sched import Scheduler, Uptime
+from agent.sched import Scheduler, Uptime, ticks_diff
 
 LED_PERIOD_MS = const(2000)
 IDLE_SLICE_MS = const(100)
@@ -177,9 +177,10 @@ class Agent:
     def link_up(self, now_ms):
         """The link is up (comms, after every connect): the last crash goes out once, as an
         event kept through outages, and the record says so (no repeat at the next boot)."""
-        if self.crash_report is None:
+        comms = self.comms
+        if self.crash_report is None or comms is None:
             return
-        self.comms.event(self.crash_report, now_ms)
+        comms.event(self.crash_report, now_ms)
         self.crash_report = None
         from agent import crashloop, files
 
@@ -366,7 +367,9 @@ def main(root="", run_ms=None):
     except Exception as e:
         # Anything unexpected: keep the evidence, then restart clean rather than hang dark.
         where = "safe" if safe else "build" if agent is None else "run"
-        up_ms = agent.up.at(time.ticks_ms()) if agent is not None else time.ticks_ms()
+        # Uptime: the agent's (past the ticks wrap), or the ticks since boot while building.
+        now = time.ticks_ms()
+        up_ms = agent.up.at(now) if agent is not None else ticks_diff(now, 0)
         if not safe:
             agent = current = None  # let go of it first: a MemoryError leaves little room
         gc.collect()
