@@ -1,7 +1,8 @@
-"""python -m host_tools.minibroker --port 1883: the mini broker in the foreground, Ctrl-C
-stops it."""
+"""python -m host_tools.minibroker --port 1883: the mini broker in the foreground; Ctrl-C
+(or SIGTERM) stops it."""
 
 import argparse
+import signal
 import sys
 import threading
 import time
@@ -63,11 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     login = f"{len(users)} users" if users is not None else "anonymous allowed"
     print(f"minibroker listening on {args.host}:{broker.port} ({login}); Ctrl-C stops it",
           flush=True)
+    # The signal only sets a flag, polled here: an exception raised inside a wait could leave
+    # a lock held while the broker's thread still runs.
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.append(True))
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        while not stop:
+            time.sleep(0.2)
     finally:
         broker.stop()
     print("minibroker stopped", flush=True)

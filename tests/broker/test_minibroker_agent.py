@@ -34,10 +34,13 @@ class Monitor:
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.c.on_message = self._on_message
         self.c.on_subscribe = lambda *a: self.subscribed.set()
-        self.c.on_connect = lambda c, u, f, rc, p: c.subscribe(ROOT + "#", qos=1)
+        self.c.on_connect = self._on_connect
         self.c.connect("127.0.0.1", port, keepalive=10)
         self.c.loop_start()
         assert self.subscribed.wait(CEILING_S), "the monitor never subscribed"
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        client.subscribe(ROOT + "#", qos=1)
 
     def _on_message(self, client, userdata, msg):
         with self.lock:

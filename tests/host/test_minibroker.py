@@ -4,8 +4,11 @@ negative: a message that must NOT arrive is checked against a marker published a
 the same path (the broker keeps order per publisher and subscriber), and every wait is a
 generous ceiling."""
 
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 
@@ -413,3 +416,27 @@ def test_stop_closes_every_socket_and_ends_the_thread():
         b.stop()  # twice is fine
     finally:
         raw.close()
+
+
+def test_the_command_serves_until_sigterm_and_names_a_bad_users_file(tmp_path):
+    users = tmp_path / "users"
+    users.write_text("# operator logins\nalice:s3cret\n")
+    cmd = [sys.executable, "-m", "host_tools.minibroker", "--port", "0", "--users-file"]
+    proc = subprocess.Popen(cmd + [str(users)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert "(1 users)" in first, first
+        port = int(first.split(" listening on 127.0.0.1:")[1].split()[0])
+        assert connack_code(port, connect_bytes(user=b"alice", password=b"s3cret")) == (0, False)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=CEILING_S)
+        assert proc.returncode == 0 and out.endswith("minibroker stopped\n"), out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    users.write_text("alice\n")
+    bad = subprocess.run(cmd + [str(users)], capture_output=True, text=True, timeout=CEILING_S)
+    assert bad.returncode == 2
+    assert bad.stderr == f"minibroker: users file: {users}:1: expected user:password\n"
