@@ -74,9 +74,9 @@ class Watcher:
         while online is None or state is None:
             topic, payload = self._next(deadline)
             if topic is None:
-                missing = "its online status" if online is None else "its first state"
+                missing = "no \"online\" status" if online is None else "no first state"
                 topic = self.status if online is None else self.state
-                raise WatchError(f"--watch: no {missing} on {self.where} ({topic}) within "
+                raise WatchError(f"--watch: {missing} on {self.where} ({topic}) within "
                                  f"{timeout_s:.0f} s; check the Wi-Fi and broker in its files, "
                                  "or watch it boot: mpremote connect PORT repl")
             if topic == self.status and payload == b"online":
