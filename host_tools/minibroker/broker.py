@@ -64,9 +64,6 @@ class Connection:
         self.closed = False
         self.writing = False  # registered for EVENT_WRITE
 
-    def name(self) -> str:
-        return self.session.client_id if self.session else self.peer
-
 
 class MiniBroker:
     """An MQTT 3.1.1 broker for demos and tests (QoS 0 and 1, no TLS, no persistence).
