@@ -20,13 +20,13 @@ current = None  # the running Agent, for the technician's REPL after Ctrl-C (and
 # the file store. On a stock image (.mpy files) their bytecode sits in the heap, so the agent
 # lets go of them once built, and a command loads what it needs again (Agent.shed).
 BOOT_ONLY = ("agent.commands", "agent.files", "agent.store", "agent.config", "agent.board",
-             "agent.chips", "agent.crashloop")
+             "agent.chips", "agent.crashloop", "agent.sntp")  # sntp: agent.timesync loads it
 # What the link and each role load, leaf modules first. Imported one by one with a collection
 # between: left to nested imports, a module's code is loaded while everything importing it is
 # half-loaded, and on a stock image that chain peaked tens of KB above what stays (measured
 # on the chip-like build: the streetlight needed 128 KB to boot that way, 96 KB this way).
 LINK_MODULES = ("agent.message", "agent.topics", "agent.backoff", "agent.mqttwire",
-                "agent.outbox", "umqtt.simple", "agent.sign", "agent.clock", "agent.sntp",
+                "agent.outbox", "umqtt.simple", "agent.sign", "agent.clock",
                 "agent.timesync", "agent.link", "agent.comms")
 ROLE_MODULES = {
     "streetlight": ("agent.civil", "agent.output", "agent.energy", "agent.dimmer",

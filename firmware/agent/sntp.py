@@ -12,9 +12,11 @@ SIZE = const(48)
 VALID_AFTER = 1704067200  # 2024-01-01, as agent.clock: an answer before it is wrong
 AGREE_MS = const(2000)  # two answers this close agree on a large jump
 KOD = "kiss-o'-death"
+# What an answer does (agent.timesync holds the same numbers: it lets go of this module).
 STEP = const(1)  # set the clock to local + offset
 CONFIRM = const(2)  # a large jump: ask again before believing it
 REJECT = const(3)  # nothing changes
+BACK_OFF = const(4)  # nothing changes, and the next attempt waits the longest backoff
 _FROM_1900 = 2208988800  # NTP seconds at the 1970 epoch
 
 
@@ -33,7 +35,7 @@ def servers(text):
 
 
 def request():
-    """The request, made once: leap 0, version 4, mode 3 (client)."""
+    """The request buffer, made once: leap 0, version 4, mode 3 (client)."""
     b = bytearray(SIZE)
     b[0] = 0x23
     return b
@@ -94,30 +96,22 @@ def read_reply(reply, n, req):
     return None, tx if _zero(reply, 32) else _ms(reply, 32), tx
 
 
-class Policy:
-    """Whether an answer steps the clock. An unset clock takes the first valid answer
-    whatever the jump; a set one moves more than jump_s only when a second answer agrees
-    within AGREE_MS (one wrong server must not throw a street's schedule by hours)."""
-
-    def __init__(self, jump_s):
-        self.jump_ms = jump_s * 1000
-        self.pending = None  # offset of a large jump waiting for a second answer
-
-    def consider(self, reply, n, req, rtt_ms, local_ms, clock_set):
-        """(STEP, offset_ms, "") to set the clock to local + offset, (CONFIRM, offset_ms,
-        why) to ask again first, or (REJECT, 0, why). rtt_ms: from sending to reading the
-        reply; local_ms: our wall clock (ms since 1970, set or not) when it was read."""
-        why, rx, tx = read_reply(reply, n, req)
-        if why:
-            return REJECT, 0, why
-        busy = tx - rx  # the server's time between receiving and answering
-        if busy < 0 or busy > rtt_ms:
-            busy = 0
-        off = tx + (rtt_ms - busy) // 2 - local_ms
-        if clock_set and abs(off) > self.jump_ms:
-            p = self.pending
-            if p is None or abs(off - p) > AGREE_MS:
-                self.pending = off
-                return CONFIRM, off, "a jump of %d s: asking again" % (off // 1000)
-        self.pending = None
-        return STEP, off, ""
+def judge(reply, n, req, rtt_ms, local_ms, clock_set, jump_ms, pending):
+    """What an answer does: (STEP, offset_ms, "") sets the clock to local + offset;
+    (CONFIRM, offset_ms, why): a large jump, ask again first (the shell keeps the offset as
+    `pending` for the next answer to agree with); (REJECT, 0, why) changes nothing;
+    (BACK_OFF, 0, why) neither, and asks the shell to wait its longest (a kiss-o'-death).
+    rtt_ms: from sending to reading the reply; local_ms: our wall clock (ms since 1970, set
+    or not) when it was read. An unset clock takes the first valid answer whatever the
+    jump; a set one moves more than jump_ms only when two answers in a row agree within
+    AGREE_MS (one wrong server must not throw a street's schedule by hours)."""
+    why, rx, tx = read_reply(reply, n, req)
+    if why:
+        return BACK_OFF if why.startswith(KOD) else REJECT, 0, why
+    busy = tx - rx  # the server's time between receiving and answering
+    if busy < 0 or busy > rtt_ms:
+        busy = 0
+    off = tx + (rtt_ms - busy) // 2 - local_ms
+    if clock_set and abs(off) > jump_ms and (pending is None or abs(off - pending) > AGREE_MS):
+        return CONFIRM, off, "a jump of %d s: asking again" % (off // 1000)
+    return STEP, off, ""

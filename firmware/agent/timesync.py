@@ -1,13 +1,15 @@
 # SNTP time sync (shell): one UDP socket at a time, never blocking, polled by comms.service
 # while the link is up. Asks the clock.servers in turn, lets agent.sntp judge each answer,
 # sets the RTC, resyncs every clock.sync_h hours and backs off (full jitter) after failures.
+# agent.sntp is loaded for an attempt and let go of after it: on a stock image its bytecode
+# would otherwise sit in the heap for the hours between syncs.
 import random
 import socket
+import sys
 import time
 
 from micropython import const
 
-from agent import sntp
 from agent.backoff import Backoff, uniform_from_bits
 from agent.clock import set_wall_ms, wall_ms, wall_s
 from agent.sched import Uptime, ticks_add, ticks_diff
@@ -15,6 +17,22 @@ from agent.sched import Uptime, ticks_add, ticks_diff
 POLL_MS = const(20)  # while an answer is awaited (the time is then off by at most half this)
 CONFIRM_MS = const(1000)  # a large jump is asked again this soon, of the next server
 _IDLE_MS = const(60000)
+_STEP = const(1)  # agent.sntp's STEP, CONFIRM, BACK_OFF
+_CONFIRM = const(2)
+_BACK_OFF = const(4)
+
+
+def _sntp():
+    from agent import sntp
+
+    return sntp
+
+
+def _let_go():
+    import agent
+
+    if sys.modules.pop("agent.sntp", None) is not None and hasattr(agent, "sntp"):
+        delattr(agent, "sntp")
 
 
 def _why(e):
@@ -25,14 +43,16 @@ class TimeSync:
     """cfg: the config's clock section. event(fields, now_ms): publishes an event."""
 
     def __init__(self, cfg, now_ms, event=None):
+        sntp = _sntp()
         self.servers = sntp.servers(cfg["servers"])
+        self.req = sntp.request()
+        _let_go()
+        self.buf = bytearray(len(self.req))
         self.period_ms = cfg["sync_h"] * 3600000
         self.timeout_ms = cfg["timeout_ms"]
+        self.jump_ms = cfg["jump_s"] * 1000
         cap = cfg["retry_max_s"] * 1000
         self.backoff = Backoff(min(2000, cap), cap, rand=uniform_from_bits(random.getrandbits))
-        self.policy = sntp.Policy(cfg["jump_s"])
-        self.req = sntp.request()
-        self.buf = bytearray(sntp.SIZE)
         self.event = event
         self.up = Uptime(now_ms)
         self.sock = None  # while an answer is awaited
@@ -43,6 +63,7 @@ class TimeSync:
         self.synced = False  # a good answer set the clock since boot
         self.synced_up = 0  # uptime ms of the last good answer
         self.offset_ms = None  # the last correction
+        self.pending = None  # a large jump waiting for a second answer to agree
         self.last_error = ""
 
     def service(self, now_ms, net_up):
@@ -66,7 +87,7 @@ class TimeSync:
 
     def server(self):
         host, port = self.servers[self.i]
-        return host if port == sntp.PORT else "%s:%d" % (host, port)
+        return host if port == 123 else "%s:%d" % (host, port)
 
     def _ask(self, now_ms):
         self.up.at(now_ms)  # often enough for the uptime to pass the ticks wrap
@@ -77,7 +98,7 @@ class TimeSync:
             addr = socket.getaddrinfo(host, port, socket.AF_INET)[0][-1]
             s = self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.setblocking(False)
-            sntp.stamp(self.req, random.getrandbits)
+            _sntp().stamp(self.req, random.getrandbits)
             s.sendto(self.req, addr)
             self.sent_at = now_ms
         except Exception as e:
@@ -91,20 +112,20 @@ class TimeSync:
                     return POLL_MS
                 self._failed(now_ms, "no answer in %d ms" % self.timeout_ms)
                 return ticks_diff(self.due, now_ms)
-            self._close()
             was_set = wall_s() is not None
-            act, off, why = self.policy.consider(self.buf, n, self.req,
-                                                 ticks_diff(now_ms, self.sent_at),
-                                                 wall_ms(), was_set)
-            if act == sntp.STEP:
+            act, off, why = _sntp().judge(self.buf, n, self.req, ticks_diff(now_ms, self.sent_at),
+                                          wall_ms(), was_set, self.jump_ms, self.pending)
+            self._close()
+            if act == _STEP:
                 set_wall_ms(wall_ms() + off)
                 self._synced(now_ms, off, was_set)
-            elif act == sntp.CONFIRM:
+            elif act == _CONFIRM:
+                self.pending = off
                 self.last_error = why
                 self.i = (self.i + 1) % len(self.servers)
                 self.due = ticks_add(now_ms, CONFIRM_MS)
             else:
-                self._failed(now_ms, why)
+                self._failed(now_ms, why, act == _BACK_OFF)
         except Exception as e:  # whatever the network or a reply does, never the loop
             self._failed(now_ms, "recv: " + _why(e))
         return ticks_diff(self.due, now_ms)
@@ -114,19 +135,20 @@ class TimeSync:
         self.synced = True
         self.synced_up = self.up.at(now_ms)
         self.offset_ms = off
+        self.pending = None
         self.last_error = ""
         self.tries = 0
         self.backoff.attempt = 0
         self.due = ticks_add(now_ms, self.period_ms)
-        if self.event is not None and (not was_set or abs(off) > self.policy.jump_ms):
+        if self.event is not None and (not was_set or abs(off) > self.jump_ms):
             self.event({"event": "clock_jump" if was_set else "clock_set", "offset_ms": off,
                         "server": self.server(), "tries": tries}, now_ms)
 
-    def _failed(self, now_ms, why):
+    def _failed(self, now_ms, why, longest=False):
         self._close()
         self.last_error = why
         delay = self.backoff.next_delay()
-        if why.startswith(sntp.KOD):  # RFC 4330: a kiss-o'-death asks us to ask less
+        if longest:  # RFC 4330: a kiss-o'-death asks us to ask less
             delay = self.backoff.cap_ms
         self.due = ticks_add(now_ms, delay)
         self.i = (self.i + 1) % len(self.servers)
@@ -138,3 +160,4 @@ class TimeSync:
                 s.close()
             except Exception:
                 pass
+        _let_go()

@@ -67,14 +67,14 @@ def test_any_bytes_never_crash_and_never_step_unless_valid(data, echo, b0, strat
         buf[24:32] = req[40:48]
         buf[0], buf[1] = b0, stratum
     n = len(data)
-    pol = sntp.Policy(1000)
-    act, off, why = pol.consider(buf, n, req, rtt, 1000, clock_set)
-    if act == sntp.REJECT:
+    act, off, why = sntp.judge(buf, n, req, rtt, 1000, clock_set, 1000_000, None)
+    if act in (sntp.REJECT, sntp.BACK_OFF):
         assert why and off == 0
     else:
         assert valid(buf, n, req), (act, why)
     if not valid(buf, n, req):
-        assert act == sntp.REJECT
+        assert act in (sntp.REJECT, sntp.BACK_OFF)
+        assert (act == sntp.BACK_OFF) == why.startswith(sntp.KOD)
 
 
 @given(st.integers(Y2024 * 1000, Y2104 * 1000 - 1))
@@ -106,8 +106,8 @@ def test_times_before_2024_are_refused(t_ms):
        st.integers(-10**12, 10**12))
 def test_the_offset_takes_half_the_round_trip_less_the_servers_own_time(t, busy, rtt, local):
     req = request()
-    act, off, _ = sntp.Policy(1000).consider(reply(req, t + busy, rx_ms=t), 48, req, rtt,
-                                             local, False)
+    act, off, _ = sntp.judge(reply(req, t + busy, rx_ms=t), 48, req, rtt, local, False,
+                             1000_000, None)
     assert act == sntp.STEP
     held = busy if busy <= rtt else 0  # a server claiming more than the round trip: ignored
     assert off == t + busy + (rtt - held) // 2 - local
@@ -117,36 +117,58 @@ def test_the_offset_takes_half_the_round_trip_less_the_servers_own_time(t, busy,
 def test_an_unset_clock_takes_the_first_valid_answer_whatever_the_jump(off):
     req = request()
     t = 1772366400000
-    act, got, _ = sntp.Policy(1000).consider(reply(req, t), 48, req, 0, t - off, False)
+    act, got, _ = sntp.judge(reply(req, t), 48, req, 0, t - off, False, 1000_000, None)
     assert act == sntp.STEP and got == off
 
 
-@given(st.integers(-10**10, 10**10), st.integers(-10**10, 10**10),
-       st.integers(1, 86400))
+class Shell:
+    """What agent.timesync keeps between answers: the pending jump (sntp.judge's contract)."""
+
+    def __init__(self, jump_s):
+        self.jump_ms, self.pending = jump_s * 1000, None
+
+    def answer(self, buf, req, local, clock_set=True):
+        act, off, why = sntp.judge(buf, 48, req, 0, local, clock_set, self.jump_ms,
+                                   self.pending)
+        if act == sntp.CONFIRM:
+            self.pending = off
+        elif act == sntp.STEP:
+            self.pending = None
+        return act, off
+
+
+@given(st.integers(-10**10, 10**10), st.integers(-10**10, 10**10), st.integers(1, 86400))
 def test_a_set_clock_jumps_only_when_two_answers_agree(first, second, jump_s):
     req = request()
     t = 1772366400000
-    pol = sntp.Policy(jump_s)
-    a1, o1, _ = pol.consider(reply(req, t + first), 48, req, 0, t, True)
+    sh = Shell(jump_s)
+    a1, o1 = sh.answer(reply(req, t + first), req, t)
     assert o1 == first
     if abs(first) <= jump_s * 1000:
-        assert a1 == sntp.STEP and pol.pending is None
+        assert a1 == sntp.STEP
         return
-    assert a1 == sntp.CONFIRM and pol.pending == first
-    a2, o2, _ = pol.consider(reply(req, t + second), 48, req, 0, t, True)
+    assert a1 == sntp.CONFIRM
+    a2, _ = sh.answer(reply(req, t + second), req, t)
     if abs(second) <= jump_s * 1000 or abs(second - first) <= sntp.AGREE_MS:
-        assert a2 == sntp.STEP and pol.pending is None  # the old time confirmed, or the jump
+        assert a2 == sntp.STEP  # the old time confirmed, or the jump
     else:
-        assert a2 == sntp.CONFIRM and pol.pending == second  # a new candidate to confirm
+        assert a2 == sntp.CONFIRM and sh.pending == second  # a new candidate to confirm
 
 
 def test_a_refused_reply_leaves_a_pending_jump_alone():
     req = request()
-    pol = sntp.Policy(1000)
+    sh = Shell(1000)
     t = 1772366400000
-    assert pol.consider(reply(req, t + 5_000_000), 48, req, 0, t, True)[0] == sntp.CONFIRM
-    assert pol.consider(reply(req, t, b0=0x23), 48, req, 0, t, True)[0] == sntp.REJECT
-    assert pol.consider(reply(req, t + 5_000_100), 48, req, 0, t, True)[0] == sntp.STEP
+    assert sh.answer(reply(req, t + 5_000_000), req, t)[0] == sntp.CONFIRM
+    assert sh.answer(reply(req, t, b0=0x23), req, t)[0] == sntp.REJECT
+    assert sh.answer(reply(req, t + 5_000_100), req, t)[0] == sntp.STEP
+
+
+def test_the_shell_mirrors_the_actions():
+    from agent import timesync
+
+    assert (timesync._STEP, timesync._CONFIRM, timesync._BACK_OFF) == (
+        sntp.STEP, sntp.CONFIRM, sntp.BACK_OFF)
 
 
 @pytest.mark.parametrize("b0, stratum, why", [

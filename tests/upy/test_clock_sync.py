@@ -235,10 +235,10 @@ def test_a_large_jump_needs_a_second_answer():
         assert clock.wall_ms() == set_at and ts.last_error.startswith("a jump of 7")
         # The next answer agrees with the old time: the jump is forgotten.
         ask(nxt, T0_MS + 20)
-        assert abs(clock.wall_ms() - set_at) < 50 and ts.policy.pending is None
+        assert abs(clock.wall_ms() - set_at) < 50 and ts.pending is None
         # Two answers in a row agree on the jump: the clock steps, and says so.
         ask(5000, T0_MS + 2 * 3600 * 1000 + 5000)
-        assert ts.policy.pending is not None and clock.wall_ms() < set_at + 10000
+        assert ts.pending is not None and clock.wall_ms() < set_at + 10000
         ask(6020, T0_MS + 2 * 3600 * 1000 + 6020)
         assert clock.wall_ms() > set_at + 2 * 3600 * 1000
         assert [e["event"] for e in events] == ["clock_set", "clock_jump"]
@@ -259,6 +259,23 @@ def test_a_server_name_is_looked_up_once_per_attempt():
     while now < 60000:
         now = step(ts, now)
     assert ts.tries > 3 and simnet.figures()["dns_lookups"] == ts.tries
+
+
+def test_sntp_is_loaded_for_an_attempt_only():
+    import sys
+
+    setup()
+    srv = Server()
+    try:
+        ts, _ = sync("127.0.0.1:%d" % srv.port)
+        assert "agent.sntp" not in sys.modules  # let go of once the config is parsed
+        step(ts, 0)
+        assert "agent.sntp" in sys.modules  # the attempt: the request stamped
+        srv.answer(T0_MS)
+        step(ts, 20)
+        assert ts.synced and "agent.sntp" not in sys.modules
+    finally:
+        srv.close()
 
 
 def test_servers_syntax():
