@@ -199,19 +199,14 @@ def plots(out: Path, r: dict) -> dict:
 
 
 def _time_axis(ax, start, hours, off):
-    """Ticks in local time every 2 or 3 hours (hours from the start on the data axis)."""
-    step = 1 if hours <= 6 else 2 if hours <= 16 else 3
-    first_local = (start + off * 60) % 3600
-    ticks = []
-    h = -first_local / 3600
-    while h <= hours + 1e-9:
-        if h >= 0:
-            ticks.append(h)
-        h += 1
-    ticks = [t for t in ticks if round((start + off * 60 + t * 3600) / 3600) % step == 0]
+    """Ticks at round local times (every 30 min to 3 h, by the span); data in hours from
+    the start."""
+    step = 1800 if hours <= 3 else 3600 if hours <= 6 else 7200 if hours <= 16 else 10800
+    local0 = start + off * 60
+    first = (int(local0) // step + 1) * step if local0 % step else int(local0)
+    ticks = [(t - local0) / 3600 for t in range(first, int(local0 + hours * 3600) + 1, step)]
     ax.set_xticks(ticks)
-    ax.set_xticklabels([time.strftime("%H:%M", time.gmtime(start + off * 60 + t * 3600))
-                        for t in ticks])
+    ax.set_xticklabels([time.strftime("%H:%M", time.gmtime(local0 + t * 3600)) for t in ticks])
     ax.set_xlim(0, hours)
 
 
@@ -267,16 +262,15 @@ def _plot_lamps(plt, r):
     cb = fig.colorbar(mesh, ax=ax, pad=0.01)
     cb.set_label("lamp level (%), highest in each minute")
     drawn = False
-    for p in w["passages"]:
-        if not p["zones"]:
-            continue
+    for p in w["passages"]:  # at night only: by day they hide the map and need no light
         t0 = p["t"]
         t1 = t0 + abs(p["to_m"] - p["from_m"]) / p["speed_m_s"]
-        if t1 < start or t0 > end:
+        if not p["zones"] or t1 < start or t0 > end or \
+                not any(a <= t0 < b for a, b in w["nights"]):
             continue
         ax.plot([_hours(t0, start), _hours(t1, start)], [p["from_m"], p["to_m"]],
-                color="#4fc3f7", lw=0.5, alpha=0.6, zorder=2,
-                label=None if drawn else "a passage (person, bike or car)")
+                color="#4fc3f7", lw=0.6, alpha=0.7, zorder=2,
+                label=None if drawn else "a passage at night (person, bike or car)")
         drawn = True
     enc = r["score"]["encounters"]
     if enc:
@@ -320,7 +314,8 @@ def _plot_inlets(plt, r):
         for o in h.get("opens") or []:
             a = o[0]
             b = o[1] if o[1] is not None else a + 60
-            ax.axvspan(_hours(a, start), _hours(b, start) + 0.02, color="#ff9800", alpha=0.5,
+            ax.axvspan(_hours(a, start), max(_hours(b, start), _hours(a, start) + hours / 250),
+                       color="#ff9800", alpha=0.6,
                        label=None if opened else "valve open (discharge)")
             opened = True
         deps = [d for d in r["world"]["deposits"].get(iid, []) if d[0] <= start + hours * 3600]
