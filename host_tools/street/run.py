@@ -186,11 +186,37 @@ class Device:
             self.ended_ns = time.time_ns()
         (self.folder / "console.log").write_text("\n".join(self.lines) + "\n")
 
-    def history(self) -> dict | None:
+    def history(self, end_wall: float) -> dict | None:
+        """The device's history cut at the scenario's end (a device runs a few scenario
+        minutes past it: its boot's); the device's own file is kept as history.full.json."""
+        path = self.folder / "history.json"
         try:
-            return json.loads((self.folder / "history.json").read_text())
+            h = json.loads(path.read_text())
         except (OSError, ValueError):
             return None
+        if h.get("end_wall", 0) <= end_wall:
+            return h
+        path.rename(self.folder / "history.full.json")
+        h = trim_history(h, end_wall)
+        path.write_text(json.dumps(h))
+        return h
+
+
+def trim_history(h: dict, end: float) -> dict:
+    """A history (simstreet.py) as it stood at wall time `end`."""
+    h = dict(h, end_wall=end)
+    for key in ("lamp", "levels", "requests", "link"):
+        if key in h:
+            h[key] = [e for e in h[key] if e[0] <= end]
+    if "detections" in h:
+        h["detections"] = [t for t in h["detections"] if t <= end]
+    if "opens" in h:
+        late = [o for o in h["opens"] if o[0] > end]
+        h["opens"] = [[o[0], o[1] if o[1] is None or o[1] <= end else None]
+                      for o in h["opens"] if o[0] <= end]
+        # simbin counts a discharge when an opening empties the bin: one per late opening
+        h["discharges"] = max(0, h.get("discharges", 0) - len(late))
+    return h
 
 
 def encounters_while_behind(encounters: list, late: list) -> list:
@@ -280,7 +306,7 @@ class Run:
         folders = devices.write(s, dev_dir, "127.0.0.1", self.broker.port)
         for dev_id, folder in folders.items():
             (folder / "stimuli.json").write_text(json.dumps(self.world.stimuli_for(dev_id)))
-            for stale in ("history.json", "console.log"):
+            for stale in ("history.json", "history.full.json", "console.log"):
                 (folder / stale).unlink(missing_ok=True)
         n = len(folders)
         lead_s = 1.0 + BOOT_CPU_S * n / max(1, os.cpu_count() or 1)
@@ -418,7 +444,8 @@ class Run:
 
     def _result(self) -> dict:
         s, clock = self.scenario, self.clock
-        histories = {d.id: h for d in self.devices.values() if (h := d.history()) is not None}
+        histories = {d.id: h for d in self.devices.values()
+                     if (h := d.history(s["end_wall"])) is not None}
         score = account.score(s, self.world, histories)
         run_wall = self._wall_s
         reached_wall = min(s["end_wall"], clock.wall(self._end_ns)) if clock else s["start_wall"]
