@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         with lock:
             print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
+    # Set before the "listening" line (a caller may signal as soon as it reads it). The
+    # signal only sets a flag, polled below: an exception raised inside a wait could leave a
+    # lock held while the broker's thread still runs.
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.append(True))
     broker = MiniBroker(args.host, args.port, users, max_packet_bytes=args.max_packet_bytes,
                         log=None if args.quiet else log)
     try:
@@ -64,11 +70,6 @@ def main(argv: list[str] | None = None) -> int:
     login = f"{len(users)} users" if users is not None else "anonymous allowed"
     print(f"minibroker listening on {args.host}:{broker.port} ({login}); Ctrl-C stops it",
           flush=True)
-    # The signal only sets a flag, polled here: an exception raised inside a wait could leave
-    # a lock held while the broker's thread still runs.
-    stop = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.append(True))
     try:
         while not stop:
             time.sleep(0.2)
