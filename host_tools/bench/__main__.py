@@ -1,6 +1,16 @@
-"""Run the benchmarks and print what they measured.
+"""Run the benchmarks, print what they measured, and write BENCHMARKS.md (repo root) and
+bench.json beside it (the raw figures). Issue 14's figures (docs in BENCHMARKS.md itself):
 
-    python -m host_tools.bench
+    python -m host_tools.bench            # everything, about 15 minutes on 2 cores
+    python -m host_tools.bench --quick    # residential street only, no chip figures
+
+lighting / collection (bench/lighting.py, collection.py): baselines and oracles on the
+street's world (host_tools.street), this controller from real agents in a street run
+(bench/streetrun.py, the demo's runner), which also counts the airtime. oneagent.py: one
+agent's CPU at real time and speed-ups, motion-to-PWM and command-to-ack latency. scale.py:
+the coordinator with 10,000 inlets in-process. report.py writes the page.
+
+The figures below were printed before issue 14 and still are:
 
 streetlight-day / inlet-day: a streetlight agent, then an inlet agent over a filling bin (its
 role, link and comms loaded), lives 24 virtual hours on the simulated board under the 64-bit
@@ -21,6 +31,7 @@ real-time figure depends on how busy this host is, so it is shown here and not a
 """
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -175,25 +186,183 @@ def simboard_speed() -> dict:
     return {"night_s": night_s, "paced_300ms_s": int(out.stdout.split()[-1]) / 1e6}
 
 
-def main() -> int:
+# The street runs (host_tools.bench.streetrun): like-for-like streets of the demo's size; the
+# lighting tables use the same poles. square: its inlets (collection), one pole.
+STREET_RUNS = (("residential", 4, 2), ("arterial", 4, 0), ("park", 4, 0), ("square", 1, 6))
+LIGHTING = ("residential", "arterial", "park")
+COLLECTION = ("residential", "square")
+
+
+def parse_args(argv):
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m host_tools.bench", description=(
+        "Benchmarks: speed, heap, link faults, and issue 14's lighting, collection, "
+        "responsiveness, airtime and scale figures; writes BENCHMARKS.md and bench.json."))
+    p.add_argument("--quick", action="store_true",
+                   help="the residential street run only, one run of each timing, no chip "
+                        "figures, shorter one-agent runs (about 5 minutes)")
+    p.add_argument("--no-chip", action="store_true", help="skip the chip-like heap figures")
+    p.add_argument("--no-street", action="store_true",
+                   help="no street runs (no controller rows, no airtime): baselines only")
+    p.add_argument("--speed", type=float, default=720.0,
+                   help="scenario seconds per real second of the street runs (default 720)")
+    p.add_argument("--md", default=str(ROOT / "BENCHMARKS.md"),
+                   help="where the page goes (default BENCHMARKS.md at the repo root)")
+    p.add_argument("--json", default=None,
+                   help="where the raw figures go (default bench.json beside the page)")
+    p.add_argument("--out", default=str(ROOT / "out" / "bench"),
+                   help="work folder for the street runs' devices (default out/bench)")
+    a = p.parse_args(argv)
+    if not 1 <= a.speed <= 5000:
+        p.error(f"--speed: must be within 1..5000, got {a.speed:g}")
+    return a
+
+
+def _say(msg):
+    print(msg, flush=True)
+
+
+def existing_figures(fault_runs: int) -> dict:
+    """The figures `make bench` printed before issue 14 (printed as before), and the
+    link-fault medians for the Responsiveness section."""
+    lines = []
+
+    def keep(line):
+        lines.append(line)
+        _say(line)
+
     sb = simboard_speed()
-    print(f"simboard: a virtual night of 1 s sleeps in {sb['night_s']:.2f} s under MicroPython; "
-          f"a paced 300 ms sleep took {sb['paced_300ms_s'] * 1000:.0f} ms of real time")
+    keep(f"simboard: a virtual night of 1 s sleeps in {sb['night_s']:.2f} s under MicroPython; "
+         f"a paced 300 ms sleep took {sb['paced_300ms_s'] * 1000:.0f} ms of real time")
     b = link_burst()
-    print(f"link-burst: {b['events_made']} events made in 6 s, {b['queued']} still queued, "
-          f"{b['dropped']} dropped; worst loop pass {b['loop_us_max'] / 1000:.1f} ms")
-    print(f"link-burst sockets: {_socket_figures(b)}")
-    for name, s in link_faults().items():
-        print(f"link-faults {name}: worst loop pass {s['loop_us_max'] / 1000:.1f} ms real time; "
-              f"sessions opened {s['connects']}, lost {s['reconnects']}; {s['queued']} events "
-              f"queued at the end; last error {s['last_error'] or '-'!r}")
-        print(f"link-faults {name} sockets: {_socket_figures(s)}")
+    keep(f"link-burst: {b['events_made']} events made in 6 s, {b['queued']} still queued, "
+         f"{b['dropped']} dropped; worst loop pass {b['loop_us_max'] / 1000:.1f} ms")
+    keep(f"link-burst sockets: {_socket_figures(b)}")
+    faults: dict = {}
+    for i in range(fault_runs):
+        for name, s in link_faults().items():
+            f = faults.setdefault(name, {"runs_ms": [], "sock_timeout_max_ms": 0,
+                                         "sock_unbounded_calls": 0})
+            f["runs_ms"].append(s["loop_us_max"] / 1000)
+            f["sock_timeout_max_ms"] = max(f["sock_timeout_max_ms"], s["sock_timeout_max_ms"])
+            f["sock_unbounded_calls"] += s["sock_unbounded_calls"]
+            keep(f"link-faults {name} (run {i + 1}/{fault_runs}): worst loop pass "
+                 f"{s['loop_us_max'] / 1000:.1f} ms real time; sessions opened "
+                 f"{s['connects']}, lost {s['reconnects']}; {s['queued']} events queued at the "
+                 f"end; last error {s['last_error'] or '-'!r}")
+            keep(f"link-faults {name} sockets: {_socket_figures(s)}")
+    for f in faults.values():
+        runs = sorted(f["runs_ms"])
+        f["median_ms"] = runs[len(runs) // 2]
     for role in ("streetlight", "inlet"):
         r = agent_day(role)
-        print(f"{role}-day: 24 virtual hours in {r['wall_s']:.2f} s wall "
-              f"({r['virtual_s_per_wall_s']}x real time), {r['ticks']} loop passes")
-    for line in chip.lines(chip.run()):
-        print(line, flush=True)
+        keep(f"{role}-day: 24 virtual hours in {r['wall_s']:.2f} s wall "
+             f"({r['virtual_s_per_wall_s']}x real time), {r['ticks']} loop passes")
+    return {"lines": lines, "link_faults": faults}
+
+
+def _run_summary(result) -> dict:
+    sp, behind, tot = result["speed"], result.get("behind") or {}, result["score"]["totals"]
+    return {"speed_asked": sp["asked"], "speed_reached": sp["reached"], "wall_s": sp["wall_s"],
+            "late_count": behind.get("late_count", 0),
+            "late_max_s": round(behind.get("late_max_s", 0), 1),
+            "account_encounters": tot["encounters"],
+            "account_encounters_while_behind": len(result.get("encounters_while_behind", [])),
+            "agent_wh": round(sum((h.get("energy") or {}).get("wh") or 0
+                                  for h in result["histories"].values()
+                                  if h.get("role") == "streetlight"), 1),
+            "host_busy_cores": result["cpu"].get("host_busy_cores"),
+            "devices_cores": result["cpu"].get("devices_cores"),
+            "station": (result.get("station") or {}).get("report")}
+
+
+def street_figures(args, runs) -> tuple[dict, dict, dict | None]:
+    """(lighting {scenario: table}, collection {scenario: table}, residential airtime)."""
+    from host_tools.bench import collection, lighting, streetrun
+    from host_tools.street import scenario as scn
+    from host_tools.street import world as street_world
+
+    light, coll, air = {}, {}, None
+    for name, poles, inlets in STREET_RUNS:
+        if name not in LIGHTING and name not in COLLECTION:
+            continue
+        s = scn.load(name, poles=poles, inlets=inlets)
+        w = street_world.build(s)
+        result, why = None, None
+        if (name, poles, inlets) not in runs:
+            why = ("--no-street: no street run" if args.no_street else
+                   "--quick: only the residential street runs")
+        else:
+            _say(f"street run: {name}, {poles} poles, {inlets} inlets, 24 h at "
+                 f"{args.speed:g}x ...")
+            try:
+                result = streetrun.run(name, poles, inlets, args.speed,
+                                       str(Path(args.out) / name), say=_say)
+            except Exception as e:  # noqa: BLE001  the page says the run failed and why
+                why = f"the street run failed: {type(e).__name__}: {e}"
+                _say(f"  {why}")
+        if name in LIGHTING:
+            _say(f"lighting: {name} baselines and oracle ...")
+            b = lighting.bench(s, w, result["histories"] if result else None)
+            if result:
+                b["run"] = _run_summary(result)
+            else:
+                b["controller_missing"] = why
+            light[name] = b
+        if name in COLLECTION:
+            _say(f"collection: {name} schedules and oracle ...")
+            c = collection.bench(s, w, result)
+            if c is not None and result is None:
+                c["controller_missing"] = why
+            coll[name] = c
+        if name == "residential" and result:
+            air = result["airtime"]
+    return light, coll, air
+
+
+def main(argv=None) -> int:
+    import datetime
+    import time
+
+    from host_tools.bench import oneagent, report, scale
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    t0 = time.monotonic()
+    md = Path(args.md)
+    js = Path(args.json) if args.json else md.with_name("bench.json")
+    figs: dict = {"command": "make bench" + (" (--quick)" if args.quick else ""),
+                  "generated": datetime.datetime.now(datetime.timezone.utc).strftime(
+                      "%Y-%m-%d %H:%M UTC"), "quick": args.quick,
+                  "machine": report.machine()}
+    ex = existing_figures(1 if args.quick else 3)
+    figs["speed"] = {"lines": ex["lines"]}
+    figs["responsiveness"] = {"link_faults": ex["link_faults"],
+                              "fault_runs": 1 if args.quick else 3}
+    _say("one agent: CPU at real time and speed-ups ...")
+    cpu_rows = oneagent.cpu(speeds=(1, 10, 100), seconds=6 if args.quick else 15, say=_say)
+    _say("one agent: motion-to-PWM and command-to-ack at real time ...")
+    figs["responsiveness"]["latency"] = oneagent.latency(seconds=20 if args.quick else 40)
+    _say("coordinator: 10,000 inlets in-process ...")
+    figs["scale"] = {"one_agent": cpu_rows,
+                     "agents": scale.agents_per_machine(cpu_rows, os.cpu_count() or 1),
+                     "coordinator": scale.coordinator_throughput(rounds=1 if args.quick
+                                                                 else 5)}
+    runs = set() if args.no_street else \
+        {r for r in STREET_RUNS if not args.quick or r[0] == "residential"}
+    figs["lighting"], figs["collection"], figs["airtime"] = street_figures(args, runs)
+    if args.quick or args.no_chip:
+        figs["chip_missing"] = "--quick" if args.quick else "--no-chip"
+    else:
+        _say("chip: heap figures on the chip-like interpreter (bisection, a few minutes) ...")
+        figs["chip"] = chip.run()
+        for line in chip.lines(figs["chip"]):
+            _say(line)
+    figs["elapsed_s"] = round(time.monotonic() - t0, 1)
+    report.write(figs, md, js)
+    for g in figs["goals"]:
+        _say(f"goal: {g['goal']}: {g['reached']}: {g['status']}")
+    _say(f"wrote {md} and {js} in {figs['elapsed_s'] / 60:.1f} minutes")
     return 0
 
 

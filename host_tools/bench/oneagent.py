@@ -68,14 +68,25 @@ def cpu(speeds=(1, 10, 100), seconds=15.0, say=print) -> list[dict]:
                 c0, t0 = proc_cpu_s(proc.pid), time.monotonic()
                 time.sleep(seconds)
                 c1, t1 = proc_cpu_s(proc.pid), time.monotonic()
+                rss_kb = _rss_kb(proc.pid)
             finally:
                 vdevice.stop(proc)
             if c0 is None or c1 is None:
                 raise SystemExit(f"oneagent: the agent at {speed}x ended early")
             out.append({"speed": speed, "cpu_s": round(c1 - c0, 3), "real_s": round(t1 - t0, 2),
-                        "cores": round((c1 - c0) / (t1 - t0), 4)})
+                        "cores": round((c1 - c0) / (t1 - t0), 4), "rss_kb": rss_kb})
             say(f"  one agent at {speed}x: {out[-1]['cores']:.3f} of a core")
     return out
+
+
+def _rss_kb(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 def latency(seconds=32.0) -> dict:

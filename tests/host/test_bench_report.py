@@ -1,0 +1,83 @@
+"""The bench's page and counters: goals judged from the figures given (met, NOT met, not
+measured with the reason), a missing controller row said rather than filled in, and the
+airtime counter's arithmetic on messages made here."""
+
+import json
+from types import SimpleNamespace
+
+from host_tools.bench import report
+from host_tools.bench.streetrun import Airtime
+
+
+def _light(ctl=None, missing=None):
+    rows = {k: {"wh": 100.0, "saving_vs_always_on_pct": 0.0, "x_oracle": 2.0, "encounters": 0,
+                "unseen": 0, "visits_checked": 5} for k in ("always_on", "oracle")}
+    b = {"class": "P4", "avg_lux": 5.0, "watts": 36, "standby_w": 0.5, "lux_per_pct": 0.08,
+         "poles": 1, "hours": 24, "passages": 3, "night_h": 15.0, "ramp_s": 2.0,
+         "tolerance_lux": 0.04, "rows": rows,
+         "light": {"min_level_pct": 10, "boost_pct": 100, "hold_s": 60, "late_boost_pct": 80,
+                   "late_hold_s": 30, "late_from": "23:00", "late_to": "05:00", "on_lux": 16,
+                   "off_lux": 27, "switch_delay_s": 60}}
+    if ctl:
+        rows["controller"] = dict(rows["always_on"], **ctl)
+    if missing:
+        b["controller_missing"] = missing
+    return b
+
+
+def _figs(**kw):
+    f = {"machine": {"cpu": "x", "cores": 2, "mem_gb": 1.0, "os": "Linux", "python": "3.11",
+                     "micropython_unix": "1.29", "micropython_chip_like": "1.28",
+                     "mosquitto": "mosquitto 2", "load_avg_at_start": (1.0, 1.0, 1.0)},
+         "command": "make bench", "generated": "now", "elapsed_s": 60.0}
+    f.update(kw)
+    return f
+
+
+def test_goals_met_and_not_met_from_the_figures(tmp_path):
+    figs = _figs(lighting={"residential": _light({"saving_vs_always_on_pct": 75.0,
+                                                   "x_oracle": 1.2, "encounters": 0})},
+                 responsiveness={"latency": {"cmd_to_ack_ms": [40.0, 90.0, 130.0],
+                                             "motion_to_pwm_ms": [250.0], "pulses": 1,
+                                             "cmds": 3, "acked": 3}},
+                 airtime={"streetlight": {"total_up": {"msgs": None,
+                                                       "bytes_per_device_day": 31000}},
+                          "covered_h": 24.0, "state_msg_bytes": 300})
+    md, js = tmp_path / "B.md", tmp_path / "b.json"
+    report.write(figs, md, js)
+    goals = {g["goal"].split(":")[0]: g["status"] for g in figs["goals"]}
+    assert goals["residential"] == "met"
+    assert goals["airtime <= 30 KB per device per day (residential streetlight)"] == "NOT met"
+    assert goals["commands acked within 100 ms of arrival at a quiet device"] == "NOT met"
+    assert json.loads(js.read_text())["goals"] == figs["goals"]
+    page = md.read_text()
+    assert "| THIS CONTROLLER (real agents) | 100 |" in page
+    assert "86.4 KB per device per day" in page  # 300 B x 288
+
+
+def test_a_missing_controller_is_said_never_filled(tmp_path):
+    figs = _figs(lighting={"residential": _light(missing="the street run failed: boom")})
+    report.write(figs, tmp_path / "B.md", tmp_path / "b.json")
+    page = (tmp_path / "B.md").read_text()
+    assert "THIS CONTROLLER: no row: the street run failed: boom." in page
+    assert "THIS CONTROLLER (real agents)" not in page
+    g = figs["goals"][0]
+    assert (g["status"], g["reached"]) == ("not measured", "the street run failed: boom")
+
+
+def test_airtime_counts_topic_and_payload_per_role_and_channel():
+    a = Airtime()
+    msg = lambda t, p, r=0: SimpleNamespace(topic=t, payload=p, retain=r)  # noqa: E731
+    a._on_message(None, None, msg("city/main/streetlight/pole-01/state", b"x" * 65))
+    a._on_message(None, None, msg("city/main/streetlight/pole-02/state", b"x" * 65))
+    a._on_message(None, None, msg("city/main/streetlight/pole-01/state", b"y" * 500, 1))
+    a._on_message(None, None, msg("city/main/streetlight/group/st/peer", b"z" * 65))
+    a._on_message(None, None, msg("not/a/topic", b"q"))
+    f = a.figures({"streetlight": 2}, scenario_h=12.0)
+    sl = f["streetlight"]
+    # 35 topic + 65 payload bytes each, two devices, 12 h -> a day: x2
+    assert sl["state"] == {"msgs": 2, "bytes_per_device_day": 200}
+    # 35 + 65 bytes shared by two poles, doubled to a day
+    assert sl["group/peer"] == {"msgs": 1, "bytes_per_device_day": 100}
+    assert sl["total_up"]["bytes_per_device_day"] == 300
+    assert f["state_msg_bytes"] == 100
