@@ -28,7 +28,7 @@ from micropython import const
 from agent.sched import ticks_add, ticks_diff
 
 _OWN = const(2)  # slots 0, 1: own sensor (two, for the change between late and normal boost)
-_SLOTS = const(5)  # slots 2, 3, 4: neighbours
+_SLOTS = const(5)  # slots 2, 3, 4: neighbours (ahead() uses 2 and 3: one per side)
 
 
 class Dimmer:
@@ -41,6 +41,7 @@ class Dimmer:
         self.ramp_ms = int(light["ramp_ms"])
         self.fade_ms = int(light["fade_s"] * 1000)
         self.reach_m = light["ahead_reach_m"]
+        self.ahead_hold_ms = int(light["ahead_hold_s"] * 1000)
         self.override_max_ms = int(light["override_max_s"] * 1000)
         self._used = [False] * _SLOTS
         self._pct = [0.0] * _SLOTS
@@ -49,6 +50,7 @@ class Dimmer:
         self._ov_on = False
         self._ov_pct = 0.0
         self._ov_end = 0
+        self._told = [0] * _SLOTS  # when a neighbour last asked for an ahead() slot
 
     # --- events ---------------------------------------------------------------------------
 
@@ -73,6 +75,40 @@ class Dimmer:
             return 0
         self._event(_OWN, _SLOTS, pct, self.late_hold_ms if late else self.hold_ms, now_ms)
         return pct
+
+    def ahead(self, now_ms, side, late=False):
+        """Light-ahead: the nearest neighbour on `side` (0 or 1) saw someone heading here.
+        The full boost (the class level), up within ramp_ms, held ahead_hold_ms from this
+        message: someone its sensor saw and this one misses is still lit through this zone."""
+        i = _OWN + (1 if side else 0)
+        pct = self.late_boost_pct if late else self.boost_pct
+        r = self.ramp_ms
+        hold = self.ahead_hold_ms
+        fade_at = ticks_add(now_ms, hold if hold > r else r)
+        self._told[i] = now_ms
+        if self._used[i] and self._share(i, now_ms) > 0:
+            self._merge(i, pct, fade_at, now_ms)
+        else:
+            self._used[i] = True
+            self._pct[i] = pct
+            self._start[i] = now_ms
+            self._fade_at[i] = fade_at
+
+    def arrived(self, now_ms):
+        """This pole's own sensor has just seen a new pulse: whoever a neighbour announced
+        before now is here and held by the own boost (motion(), called next), so those ahead
+        slots end their hold one ramp from now (the own boost is fully up by then: no dip)
+        instead of at ahead_hold_ms. An announcement at this very tick stays."""
+        r = self.ramp_ms
+        for i in (_OWN, _OWN + 1):
+            if not self._used[i] or ticks_diff(now_ms, self._told[i]) <= 0:
+                continue
+            end = ticks_add(now_ms, r)
+            up = ticks_add(self._start[i], r)
+            if ticks_diff(up, end) > 0:
+                end = up
+            if ticks_diff(self._fade_at[i], end) > 0:
+                self._fade_at[i] = end
 
     def override(self, level_pct, duration_s, now_ms):
         """Hold level_pct (0..100; 0 = dark, even at night) for duration_s, at most

@@ -105,6 +105,7 @@ class Pole:
         self.rise_ms = 0
         self.confirming = False  # a rising edge waits for its debounce to confirm it
         self.sched = agent.sched
+        self._grouped = agent.cfg["mqtt"]["group"] != ""  # light-ahead needs a group
         agent.sched.add(_CONTROL, CONTROL_MS, self._control)
         agent.sched.add("telemetry", TELEMETRY_MS, self._telemetry, first_in_ms=TELEMETRY_MS)
 
@@ -119,6 +120,8 @@ class Pole:
     def _control(self, now_ms):
         sensor = self.sensor
         lux = sensor.read()
+        comms = self.agent.comms
+        self.core.linked = self._grouped and comms is not None and comms.link.up
         target = self.core.step(now_ms, wall_s(), lux, sensor.raw)
         level = self.ramp.step(target, now_ms)
         if level != self._level:  # the curve only when the level moved
@@ -141,12 +144,13 @@ class Pole:
         comms = self.agent.comms
         events = self.core.events
         if comms is not None:
-            for name, _ in events:
+            for name, fields in events:
                 if name == "motion":
                     # Light-ahead: tell the neighbours at once (QoS 0: late is useless), ahead
-                    # of the queued events.
+                    # of the queued events; dir is where the person is going, 0 unknown.
                     comms.peer({"event": "motion", "id": comms.device_id,
-                                "pos": self.light["position_m"]}, now_ms)
+                                "pos": self.light["position_m"], "dir": fields["dir"]},
+                               now_ms)
         publish_events(comms, events, now_ms)
 
     def _telemetry(self, now_ms):
@@ -181,12 +185,13 @@ class Pole:
         try:
             msg = json.loads(payload)
             pos = msg["pos"]
+            heading = msg.get("dir", 0)  # older firmware sends none: unknown
             if msg.get("id") == self.agent.cfg["device"]["id"] or \
-                    type(pos) not in (int, float):
+                    type(pos) not in (int, float) or heading not in (-1, 0, 1):
                 return
         except Exception:  # a neighbour's garbage must not disturb this pole
             return
-        self.core.peer_motion(now_ms, pos)
+        self.core.peer_motion(now_ms, pos, heading)
         self.agent.sched.wake(_CONTROL, now_ms)
 
     def ha_entities(self):

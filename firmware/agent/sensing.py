@@ -356,6 +356,7 @@ class Motion:
         self._seen_done = 0  # the last _done value poll() has dealt with
         self._report_ms = 0
         self._stuck_rise = -1
+        self.rose = False  # the last detection poll() reported was a new pulse, not a retrigger
 
     def edge(self, now_ms, level):
         if level:
@@ -393,6 +394,7 @@ class Motion:
             if done != self._reported and done != self._stuck_rise:
                 self._reported = done
                 self._report_ms = now_ms
+                self.rose = True
                 return True
         if not high:
             return False
@@ -401,8 +403,10 @@ class Motion:
         if rise != self._reported:
             self._reported = rise
             self._report_ms = now_ms
+            self.rose = True
             return True
         if ticks_diff(now_ms, self._report_ms) >= self.retrigger_ms:
             self._report_ms = now_ms
+            self.rose = False
             return True
         return False

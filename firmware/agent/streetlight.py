@@ -17,10 +17,14 @@ from agent import astro, civil, profile, selfcheck, sensing
 from agent.civil import minutes
 from agent.dimmer import Dimmer
 from agent.energy import EnergyMeter
+from agent.sched import ticks_diff
 
 MODE_PHOTOCELL, MODE_ASTRO, MODE_FAILSAFE = "photocell", "astro", "failsafe"
 CLOCK_PROFILE, CLOCK_VIRTUAL, CLOCK_NONE = "profile", "virtual", "none"
 MAX_LUX = const(150000)  # above full sunlight: a reading like that is a fault, not weather
+# A neighbour's announcement this recent tells which way someone seen here is going.
+_HEARD_MS = const(60000)
+_SAME_POLE_M = 1.0  # positions this close count as one pole when learning the nearest
 
 
 class Streetlight:
@@ -67,16 +71,55 @@ class Streetlight:
         self.dark_by_clock = False
         self.near_twilight = False
         self.local_clock = civil.MinuteClock(light["tz_offset_min"], light["dst"])
+        # Light-ahead. The shell sets `linked` before each step: True while the broker link
+        # is up and the pole has a group, i.e. while neighbours can warn it.
+        self.linked = False
+        self._near = [0.0, 0.0]  # distance to the nearest neighbour heard, below / above
+        self._heard = [0, 0]  # when that side last announced someone heading here
+        self._heard_on = [False, False]  # ... and whether that is recent enough to count
+        self.heading = 0  # which way the last person seen here goes: +1 up, -1 down, 0 unknown
 
     # ---- inputs between steps ----
 
     def own_motion(self, now_ms):
-        self.dimmer.motion(now_ms, self._late())
-        self.events.append(("motion", {"source": "own"}))
+        """The own sensor saw someone (a new pulse when motion.rose, else a retrigger of the
+        pulse under way). One argument: the street simulator wraps this to count detections."""
+        below, above = self._recent(0, now_ms), self._recent(1, now_ms)
+        # Announced from one side only: going on to the other. Both or neither: unknown,
+        # so the neighbours on both sides are told.
+        self.heading = 1 if below and not above else -1 if above and not below else 0
+        late = self._late()
+        if self.motion.rose:
+            self.dimmer.arrived(now_ms)
+        self.dimmer.motion(now_ms, late)
+        self.events.append(("motion", {"source": "own", "dir": self.heading}))
 
-    def peer_motion(self, now_ms, peer_position_m):
-        d = abs(peer_position_m - self.light["position_m"])
-        self.dimmer.peer(now_ms, d, self._late())
+    def peer_motion(self, now_ms, peer_position_m, heading=0):
+        """A neighbour at peer_position_m saw someone going `heading` (+1 up, -1 down, 0
+        unknown). Only the nearest neighbour on each side counts, and only for someone who
+        may be coming here; it then gets the full boost held (see Dimmer.ahead)."""
+        light = self.light
+        d = peer_position_m - light["position_m"]
+        side = 1 if d > 0 else 0
+        dist = abs(d)
+        if dist > light["ahead_reach_m"] or dist < _SAME_POLE_M:
+            return False
+        near = self._near[side]
+        if near == 0 or dist < near:
+            self._near[side] = dist
+        elif dist > near + _SAME_POLE_M:
+            return False  # a pole further on: its walker reaches the nearer one first
+        if heading and (heading > 0) == (side == 1):
+            return False  # going away from this pole
+        self._heard[side] = now_ms
+        self._heard_on[side] = True
+        self.dimmer.ahead(now_ms, side, self._late())
+        return True
+
+    def _recent(self, side, now_ms):
+        if self._heard_on[side] and ticks_diff(now_ms, self._heard[side]) > _HEARD_MS:
+            self._heard_on[side] = False
+        return self._heard_on[side]
 
     def override(self, level_pct, duration_s, now_ms):
         return self.dimmer.override(level_pct, duration_s, now_ms)
@@ -89,6 +132,9 @@ class Streetlight:
         light = self.light
         if self.motion.poll(now_ms):
             self.own_motion(now_ms)
+        # forget stale announcements before the tick counter's half range could revive them
+        self._recent(0, now_ms)
+        self._recent(1, now_ms)
         sun_known = utc_s is not None and self.has_place
         if sun_known:
             self._sun(utc_s)
@@ -176,13 +222,20 @@ class Streetlight:
         self.local_minute = m
 
     def _base(self):
+        light = self.light
         if self.mode == MODE_FAILSAFE or self.local_minute is None:
-            return self.light["failure_level_pct"]
+            return light["failure_level_pct"]
         m = self.local_minute
         if m != self._base_minute:
             self._base_level = profile.level_at(self.steps, m)
             self._base_minute = m
-        return self._base_level
+        if self.linked:
+            return self._base_level
+        # No neighbour can warn this pole of someone its sensor misses: keep the class.
+        safe = light["unlinked_pct"]
+        if safe is None:
+            safe = light["late_boost_pct"] if self._late() else light["boost_pct"]
+        return safe if safe > self._base_level else self._base_level
 
     def _late(self):
         m = self.local_minute

@@ -101,3 +101,89 @@ def test_a_faulty_sensor_hands_over_to_the_sun_clock(lat, lon, day):
             lit_at_night_late.append(core.on)
     if any(astro.is_night(start + h * 3600, lat, lon, 0, 0) for h in range(4, 36)):
         assert lit_at_night_late and all(lit_at_night_late)
+
+
+# ---- light-ahead and the base without a link (issue 14) --------------------------------------
+
+NIGHT_UTC = 1797382800  # 2026-12-16 00:00 local in Amsterdam (UTC+1): night, clock known
+
+
+def night_core(linked=True, **extra):
+    light = light_cfg(52.37, 4.90, position_m=30, **extra)
+    core = Streetlight(light, 0)
+    core.linked = linked
+    core.step(0, NIGHT_UTC, 0.2, 700)
+    return light, core
+
+
+def test_linked_keeps_the_profile_base_and_unlinked_keeps_the_class():
+    light, core = night_core()
+    assert core.step(1000, NIGHT_UTC + 1, 0.2, 701) == light["min_level_pct"]
+    core.linked = False  # the broker went away: no neighbour can warn this pole
+    assert core.step(2000, NIGHT_UTC + 2, 0.2, 702) >= light["boost_pct"] - 1e-9
+    _, core = night_core(linked=False, unlinked_pct=40)
+    assert core.step(1000, NIGHT_UTC + 1, 0.2, 701) == 40
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 600), st.sampled_from(["own", "peer"]),
+                          st.floats(-100, 160), st.sampled_from([-1, 0, 1])), max_size=25),
+       st.booleans())
+def test_a_night_with_neighbours_never_goes_below_the_base(events, linked):
+    """Whatever neighbours announce (near, far, either way), the level stays within
+    [max(min, base), 100] and an unlinked pole never goes below the class."""
+    light, core = night_core(linked=linked)
+    now = 0
+    for dt_s, kind, pos, heading in events:
+        now += dt_s * 1000
+        if kind == "own":
+            core.motion.edge(now - 300, 1)
+            core.motion.edge(now - 50, 0)
+        else:
+            core.peer_motion(now, pos, heading)
+        level = core.step(now, NIGHT_UTC + now // 1000, 0.2, 700 + now % 7)
+        floor = max(light["min_level_pct"], core.base)
+        assert floor - 1e-9 <= level <= 100
+        if not linked:
+            assert level >= light["boost_pct"] - 1e-9
+
+
+def test_the_nearest_neighbour_lights_ahead_of_a_walker_this_pole_misses():
+    light, core = night_core()
+    boost, hold = light["boost_pct"], light["ahead_hold_s"]
+    assert core.peer_motion(1000, 0.0, 1)  # the pole 30 m below saw someone walking up
+    assert core.step(1600, NIGHT_UTC + 1, 0.2, 701) == boost  # up within the 500 ms ramp
+    # this pole's own sensor misses them: still lit until the hold runs out
+    assert core.step(1000 + hold * 1000, NIGHT_UTC + hold, 0.2, 702) == boost
+    assert core.step(1000 + (hold + light["fade_s"]) * 1000 + 1, NIGHT_UTC + hold + 9, 0.2,
+                     703) == light["min_level_pct"]
+
+
+def test_neighbours_further_on_or_walking_away_do_not_boost():
+    light, core = night_core()
+    assert core.peer_motion(0, 0.0, 0)  # learns its nearest neighbour below: 30 m
+    assert not core.peer_motion(100, -30.0, 1)  # the one beyond it: its walker reaches 0 m first
+    assert not core.peer_motion(200, 60.0, 1)  # above, walking up: going away
+    assert not core.peer_motion(300, 30.0, 0)  # its own position: an echo, not a neighbour
+    assert not core.peer_motion(400, 30 + light["ahead_reach_m"] + 1, 0)  # out of reach
+    assert core.peer_motion(500, 60.0, -1)  # above, walking down: coming here
+
+
+def test_own_sensor_takes_over_and_tells_which_way_the_walker_goes():
+    light, core = night_core()
+    core.peer_motion(1000, 0.0, 1)  # announced from below
+    core.motion.edge(5000, 1)
+    core.step(5300, NIGHT_UTC + 5, 0.2, 701)  # the own pulse is a detection now
+    ev = [f for n, f in core.events if n == "motion"]
+    assert ev and ev[-1]["dir"] == 1  # going up: only the pole above is told
+    core.motion.edge(8000, 0)
+    # the announcement's long hold gave way to the own hold, counted from the detection
+    end = 5300 + light["hold_s"] * 1000
+    assert core.step(end - 10, NIGHT_UTC + 30, 0.2, 702) == light["boost_pct"]
+    assert core.step(end + light["fade_s"] * 1000 + 10, NIGHT_UTC + 40, 0.2, 703) == \
+        light["min_level_pct"]
+    # nobody announced: both neighbours are told
+    _, core2 = night_core()
+    core2.motion.edge(1000, 1)
+    core2.step(1300, NIGHT_UTC + 1, 0.2, 701)
+    assert [f["dir"] for n, f in core2.events if n == "motion"] == [0]

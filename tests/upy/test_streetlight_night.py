@@ -40,7 +40,11 @@ def config():
     cfg = json.loads(json.dumps(device.STREETLIGHT))
     cfg["light"] = {"lat": LAT, "lon": LON, "tz_offset_min": 60, "dst": "eu",
                     "boost_pct": 100, "hold_s": 60, "fade_s": 20, "ramp_ms": 500,
-                    "late_boost_pct": 80, "late_hold_s": 30, "curve": "linear"}
+                    "late_boost_pct": 80, "late_hold_s": 30, "curve": "linear",
+                    "profile": [["17:00", 100], ["22:00", 60], ["00:00", 40], ["05:00", 60]],
+                    # no broker here: without this the unlinked pole would hold the boost
+                    # level all night (docs/lighting.md); 1 % lets the profile show
+                    "unlinked_pct": 1}
     return cfg
 
 
