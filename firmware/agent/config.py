@@ -112,23 +112,34 @@ CONFIG = {
         "tz_offset_min": ("int", 60, -720, 840, ("streetlight",)),
         "dst": (("eu", "us", "none"), "eu", None, None, ("streetlight",)),
         # Base level by local time of night: [["HH:MM", percent], ...], each step holding
-        # until the next (wrapping over midnight).
-        "profile": ("steps", [["17:00", 100], ["22:00", 60], ["00:00", 40], ["05:00", 60]],
-                    0, 100, ("streetlight",)),
-        # Motion boost: ramp up, hold, fade back to the profile level (never off).
-        "boost_pct": ("num", 100, 1, 100, ("streetlight",)),
-        "hold_s": ("int", 60, 1, 3600, ("streetlight",)),
+        # until the next (wrapping over midnight). The default keeps the minimum all night:
+        # people get the class level from their own pole's sensor and, ahead of them, from
+        # light-ahead (docs/lighting.md has the figures behind these defaults).
+        "profile": ("steps", [["00:00", 10]], 0, 100, ("streetlight",)),
+        # Motion boost: ramp up, hold, fade back to the profile level (never off). The boost
+        # is the level that meets the street's lighting class, not 100 %: class lux / the
+        # lamp's lux per % at the road (P4, 5 lx, over a lamp giving 8 lx at 100 %: 62.5).
+        "boost_pct": ("num", 65, 1, 100, ("streetlight",)),
+        "hold_s": ("int", 20, 1, 3600, ("streetlight",)),
         "ramp_ms": ("int", 500, 0, 10000, ("streetlight",)),
-        "fade_s": ("int", 20, 0, 600, ("streetlight",)),
-        # Late at night boost and hold may differ (quieter streets, darker skies).
+        "fade_s": ("int", 5, 0, 600, ("streetlight",)),
+        # Late at night boost and hold may differ (a city that lowers the class late).
         "late_from": ("hhmm", "23:00", None, None, ("streetlight",)),
         "late_to": ("hhmm", "05:00", None, None, ("streetlight",)),
-        "late_boost_pct": ("num", 80, 1, 100, ("streetlight",)),
-        "late_hold_s": ("int", 30, 1, 3600, ("streetlight",)),
-        # Light-ahead: this pole's place along the street, and how far a neighbour's motion
-        # reaches (the boost falls off with distance, to nothing at the reach).
+        "late_boost_pct": ("num", 65, 1, 100, ("streetlight",)),
+        "late_hold_s": ("int", 20, 1, 3600, ("streetlight",)),
+        # Light-ahead: this pole's place along the street, and how far away a neighbour may
+        # be and still count (only the nearest one each side, learnt from what is heard).
         "position_m": ("num", 0, -100000, 100000, ("streetlight",)),
         "ahead_reach_m": ("num", 90, 0, 1000, ("streetlight",)),
+        # A neighbour's motion holds the full boost here this long at most (a slow walker,
+        # 0.75 m/s, crossing 30 m and a zone), ended early once this pole's own sensor
+        # takes over.
+        "ahead_hold_s": ("int", 45, 1, 3600, ("streetlight",)),
+        # Base while light-ahead cannot work (no broker link, or no mqtt.group): nobody
+        # warns this pole of a person its own sensor misses, so it stays at this level.
+        # Unset: the boost level in force (the class, never dark for anyone).
+        "unlinked_pct": ("num", None, 1, 100, ("streetlight",)),
         "motion_debounce_ms": ("int", 200, 0, 5000, ("streetlight",)),
         # Output: DALI-style logarithmic curve or linear; inverted for drivers that need it.
         "curve": (("log", "linear"), "log", None, None, ("streetlight",)),
