@@ -1,0 +1,158 @@
+"""The in-process street (host_tools/street/inprocess.py): the firmware's pure cores behind
+host shells on one virtual clock. Unpaced: every time here is virtual, the same on a busy
+host. The comparisons with the real firmware run it on the simulated board (MicroPython,
+unpaced, no access point) with the same stimuli: that is what shows it is the same firmware.
+"""
+
+import json
+import re
+from pathlib import Path
+
+from host_tools import vdevice
+from host_tools.street import account, devices, inprocess, scenario, world
+from host_tools.street import inprocess_agents as ipa
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _World:
+    """A hand-made world: these stimuli, no inlets' station, no outages."""
+
+    def __init__(self, stimuli):
+        self.stimuli = stimuli
+        self.inlets = [(d, "elm") for d, st in stimuli.items() if st["role"] == "inlet"]
+        self.outages = []
+
+    def device_ids(self):
+        return list(self.stimuli)
+
+    def stimuli_for(self, dev_id):
+        return self.stimuli[dev_id]
+
+
+def _pole_stim(dev_id, t0, run_s, lux, motion):
+    return {"id": dev_id, "role": "streetlight", "start_wall": t0, "end_wall": t0 + run_s,
+            "faults": [], "lux": lux, "motion": motion}
+
+
+def _in_process(s, t0, run_s, stimuli, network=True):
+    s2 = dict(s, start_wall=t0, end_wall=t0 + run_s)
+    street = inprocess.InProcessStreet(s2, _World(stimuli), lead_s=0, boot_spread_s=0,
+                                       network=network, station=False)
+    return street.run(), street
+
+
+def _on_board(s, t0, run_s, stim, tmp_path):
+    folder = devices.write(s, tmp_path, "127.0.0.1", 1)[stim["id"]]
+    (folder / "stimuli.json").write_text(json.dumps(stim))
+    p = vdevice.start(folder, run_s=run_s, pace=0, wall0=t0, ap=0, stimuli="stimuli.json",
+                      history="history.json")
+    _, out = vdevice.finish(p, timeout_s=120)
+    return json.loads((folder / "history.json").read_text()), out
+
+
+def test_an_in_process_street_gives_histories_the_accounting_scores():
+    """Three hours of the default street from 15:00 (dusk in December), two poles and an
+    inlet, with the in-process bus and station: every device has a history, and each pole's
+    lamp record integrates to what its own energy meter says."""
+    s = scenario.load("residential", poles=2, inlets=1, hours=3)
+    w = world.build(s)
+    hist = inprocess.run(s, w)
+    score = account.score(s, w, hist)
+    assert score["missing"] == [] and set(hist) == set(w.device_ids())
+    for pid, pole in score["poles"].items():
+        assert pole["hours"] == 3.0 and pole["pulses"] > 0 and pole["visits_checked"] > 0, pole
+        assert pole["wh"] > 10 * s["lamp"]["standby_w"], pole  # lit after dusk
+        assert abs(pole["wh"] - pole["agent_wh"]) < 0.005 * pole["wh"], (pid, pole)
+        assert hist[pid]["end_wall"] == s["end_wall"]
+        assert hist[pid]["link"][-1][1] is True  # the bus link came up and stayed
+    inlet = score["inlets"]["inlet-01"]
+    assert inlet["deposits"] == len(w.deposits["inlet-01"])
+    assert hist["inlet-01"]["deposits"] == inlet["deposits"]
+
+
+def test_a_walker_seen_by_pole_1_boosts_pole_1_and_light_ahead_reaches_pole_2():
+    s = scenario.load("residential", poles=2, hours=1)
+    t0 = scenario.wall_at(s, "22:30")  # night, profile level, before the late window
+    dark = [[t0 - 60, 0.2]]
+    seen_at = t0 + 40
+    hist, street = _in_process(s, t0, 90, {
+        "pole-01": _pole_stim("pole-01", t0, 90, dark, [[seen_at, 3000]]),
+        "pole-02": _pole_stim("pole-02", t0, 90, dark, [])})
+    boost = scenario.light_settings(s)["boost_pct"]
+    ramp_s = s["encounter"]["ramp_s"]
+    for pid in ("pole-01", "pole-02"):
+        lamp = account.Steps(hist[pid]["lamp"])
+        assert lamp.at(seen_at - 0.1) < boost, (pid, hist[pid]["lamp"])
+        up = [t for t, pct in hist[pid]["lamp"] if pct >= boost and t >= seen_at]
+        assert up and up[0] <= seen_at + ramp_s, (pid, hist[pid]["lamp"])
+    assert hist["pole-01"]["detections"] and not hist["pole-02"]["detections"]
+    assert street.bus.messages > 0
+
+
+def _max_gap(h_a, h_b, t0, run_s):
+    a, b = account.Steps(h_a["lamp"]), account.Steps(h_b["lamp"])
+    return max(abs(a.at(t0 + i / 10) - b.at(t0 + i / 10)) for i in range(run_s * 10))
+
+
+def test_the_in_process_pole_decides_as_the_firmware_on_the_simulated_board(tmp_path):
+    """Dusk (the sky falling 30 % a minute), then walkers every 97 s; no link, so the pole
+    dims to its profile only when unlinked_pct allows (set to 1 %). Decisions are identical:
+    the detections, the energy meter, the end state. The lamp records agree within
+    simstreet's recording tolerance (TOL_PCT: the board records its PWM quantised to 13
+    bits, the host the duty itself, so a fade keeps slightly different entries)."""
+    s = scenario.load("residential", hours=1)
+    s["device_config"]["light"]["unlinked_pct"] = 1
+    t0, run_s = scenario.wall_at(s, "16:20"), 1800
+    lux = [[t0 - 60, 300]] + [[t0 + 60 * i, round(300 * 0.7 ** i, 2)] for i in range(1, 25)]
+    motion = [[t0 + 20, 3000]] + [[t0 + 700 + 97.3 * i, 2500 + 300 * (i % 4)]
+                                  for i in range(11)]
+    stim = _pole_stim("pole-01", t0, run_s, lux, motion)
+    board, out = _on_board(s, t0, run_s, stim, tmp_path)
+    host, _ = _in_process(s, t0, run_s, {"pole-01": stim}, network=False)
+    host = host["pole-01"]
+    assert len(board["detections"]) == 12, out
+    assert host["detections"] == board["detections"]
+    assert host["energy"] == board["energy"] and host["state"] == board["state"]
+    on_b = [t for t, pct in board["lamp"] if pct > 0][0]
+    on_h = [t for t, pct in host["lamp"] if pct > 0][0]
+    assert on_b == on_h  # switched on at dusk at the same moment
+    assert _max_gap(board, host, t0, run_s) < ipa.TOL_PCT
+
+
+def test_the_in_process_inlet_decides_as_the_firmware_on_the_simulated_board(tmp_path):
+    """An hour of deposits into a bin that nobody empties (no link, so no grant): the fill
+    levels, the requests (may, then must), the overflow and the end state are identical."""
+    s = scenario.load("residential", hours=1)
+    t0, run_s = scenario.wall_at(s, "09:00"), 3600
+    stim = {"id": "inlet-01", "role": "inlet", "start_wall": t0, "end_wall": t0 + run_s,
+            "faults": [], "capacity_l": 120, "start_level": 0.3,
+            "deposits": [[t0 + 100 + 290 * i, 10 + 5 * (i % 3)] for i in range(12)]}
+    board, out = _on_board(s, t0, run_s, stim, tmp_path)
+    host, _ = _in_process(s, t0, run_s, {"inlet-01": stim}, network=False)
+    host = host["inlet-01"]
+    assert [r[1] for r in board["requests"]] == ["none", "may", "must"], out
+    for key in ("levels", "requests", "opens", "discharges", "deposits", "overflow_ms",
+                "state"):
+        assert host[key] == board[key], key
+
+
+def test_the_host_shell_uses_the_firmware_shells_constants():
+    """The pole's and the loop's timing live in the firmware's shells (which cannot be
+    imported here): read them from the source, so a change there cannot drift silently."""
+    pole = (ROOT / "firmware/agent/pole.py").read_text()
+    app = (ROOT / "firmware/agent/app.py").read_text()
+    link = (ROOT / "firmware/agent/link.py").read_text()
+    chute = (ROOT / "firmware/agent/chute.py").read_text()
+
+    def const(src, name):
+        return int(re.search(r"^%s = const\((\d+)\)" % name, src, re.M).group(1))
+
+    assert const(pole, "CONTROL_MS") == ipa.CONTROL_MS
+    assert const(pole, "FAST_MS") == ipa.FAST_MS
+    assert const(pole, "TELEMETRY_MS") == ipa.TELEMETRY_MS
+    assert const(pole, "SMOOTH_PCT_PER_S") == ipa.SMOOTH_PCT_PER_S
+    assert const(app, "IDLE_SLICE_MS") == ipa.IDLE_SLICE_MS
+    assert const(app, "LINK_PERIOD_MS") == ipa.LINK_PERIOD_MS
+    assert const(chute, "STALE_GRANT_S") == ipa.STALE_GRANT_S
+    assert const(link, "_INBOX_MAX") == 8 and const(link, "_FLUSH_PER_SERVICE") == 4
