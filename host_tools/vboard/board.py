@@ -14,6 +14,7 @@ bridge sends SIGINT; otherwise the byte goes to the REPL, which reads it as the 
 When the interpreter ends (Ctrl-D, sys.exit, or a reset that chip/_vboard.py reports in the
 state folder), the bridge starts a new one as the chip would start again."""
 
+import atexit
 import os
 import select
 import shutil
@@ -23,6 +24,7 @@ import tempfile
 import threading
 import time
 import tty
+import weakref
 from pathlib import Path
 
 from host_tools.upy import FIRMWARE, MPLIB, SIMBOARD, micropython_exe
@@ -37,6 +39,17 @@ SOFT_REBOOT = b"MPY: soft reboot\r\n"
 INTERRUPT_GAP_S = 0.25  # a second SIGINT before the first is handled kills the unix port
 CLIENT_QUEUE_MAX = 256 * 1024  # like a UART with nobody reading: the oldest output is lost
 CONSOLE_MAX = 8 * 1024 * 1024
+
+
+# An interpreter dies with the thread that started it, even if this process is killed.
+_ORPHAN_GUARD = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
+_running: "weakref.WeakSet[VBoard]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for vb in list(_running):
+        vb.stop()
 
 
 class VBoardError(Exception):
@@ -153,8 +166,10 @@ class VBoard:
         self._to_client = bytearray()
         self._stopping = False
         self._last_sigint = 0.0
-        self._due: tuple[float, int, bool, bool] | None = None
-        self._spawn(PWRON, raw=False, wake=False)
+        # The bridge thread starts every interpreter, the first too: it is their parent, and
+        # its end (or this process's, however it ends) ends them (setpriv --pdeathsig).
+        self._due: tuple[float, int, bool, bool] | None = (time.monotonic(), PWRON, False, False)
+        _running.add(self)
         self._thread = threading.Thread(target=self._run, name=f"vboard {self.port}",
                                         daemon=True)
         self._thread.start()
@@ -173,6 +188,7 @@ class VBoard:
             os.close(fd)
         shutil.rmtree(self._state, ignore_errors=True)
         self.port = None
+        _running.discard(self)
 
     @property
     def alive(self) -> bool:
@@ -224,7 +240,7 @@ class VBoard:
         if cause == PWRON:
             (self._state / "rtc").unlink(missing_ok=True)  # power lost: the RTC is unset
         self._proc = subprocess.Popen(
-            [self._exe, "-X", f"heapsize={self.heap_bytes}", "-i", str(START)],
+            [*_ORPHAN_GUARD, self._exe, "-X", f"heapsize={self.heap_bytes}", "-i", str(START)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             cwd=self.flash, env=env, bufsize=0, start_new_session=True)
         assert self._proc.stdin is not None and self._proc.stdout is not None
