@@ -43,22 +43,23 @@ def _import_leaf_first(names):
             __import__(name)
             gc.collect()
 CRASH_FILE = "crash.txt"  # agent.files.CRASH_FILE
-# The crash limits (agent.crashloop.limits) of the config in force, set as soon as it is
-# loaded: a crash later in the build is judged by them too. None: the defaults.
+# Set by the agent as soon as it knows them, for main() to judge a crash in the build too:
+# safe mode (the crash record) and the crash limits of the config in force (None: defaults).
+_safe = False
 _limits = None
 _failsafe = None  # safe mode's lamp PWM, held here so it outlives a crashed safe agent
 
 
 class Agent:
-    def __init__(self, root="", crash=None):
-        global _limits
+    def __init__(self, root=""):
+        global _limits, _safe
         from agent import crashloop, files
 
         self.root = root
         self.config_file = root + files.CONFIG_FILE
         # The crash record (RTC memory): safe mode when the last crashes came in a loop.
-        self.crash = crash if crash is not None else files.load_crash()
-        self.safe = self.crash["safe"]
+        self.crash = files.load_crash()
+        self.safe = _safe = self.crash["safe"]
         self.crash_report = crashloop.event(self.crash) if self.crash["new"] else None
         self.loaded = files.load_all(root)
         self.board = self.loaded["board"]
@@ -182,21 +183,16 @@ class Agent:
             return
         comms.event(self.crash_report, now_ms)
         self.crash_report = None
-        from agent import crashloop, files
-
-        self.crash = crashloop.reported(files.load_crash())
-        files.save_crash(self.crash)
-        self.shed()
+        self._crash("reported")
 
     def _forgive(self, now_ms):
-        from agent import crashloop, files
+        self._crash("forgive")
 
-        rec = files.load_crash()
-        if rec["count"] and not rec["safe"]:
-            self.crash = crashloop.forgive(rec)
-            files.save_crash(self.crash)
-            print("agent: %d s without a crash: the crash count starts again"
-                  % self.crash_limits[2])
+    def _crash(self, change, *args):
+        """Change the crash record in RTC memory (agent.crashloop's `change`)."""
+        from agent import files
+
+        self.crash = files.update_crash(change, *args)
         self.shed()
 
     def role_command(self, cmd, now_ms):
@@ -213,9 +209,7 @@ class Agent:
 
     def _restart(self, now_ms):
         if self.safe:  # the operator restarts it: one more try in normal mode
-            from agent import crashloop, files
-
-            files.save_crash(crashloop.retry(files.load_crash(), self.crash_limits[0]))
+            self._crash("retry", self.crash_limits[0])
         if self.comms is not None:
             self.comms.goodbye()
         hal.restart()
@@ -255,13 +249,10 @@ class Agent:
             print("agent: running on", self.loaded["config_source"])
         for p in self.loaded["problems"]:
             print("agent: problem:", p)
-        if self.safe:
-            print("agent: SAFE MODE after a crash loop; last: %s (%s)" % (self.crash["line"],
-                                                                        CRASH_FILE))
-            print("agent: lamp at its fail-safe level, valve closed, no role; Ctrl-C, then"
-                  " tech.crashes()")
-        elif self.crash["new"]:
-            print("agent: restarted after a crash:", self.crash["line"])
+        if self.crash["new"] or self.safe:
+            print("agent: %s; last crash: %s" % (
+                "SAFE MODE (crash loop): lamp at fail-safe, valve closed; tech.crashes()"
+                if self.safe else "restarted after a crash", self.crash["line"]))
 
     def run(self, run_ms=None):
         """Run the loop (forever, or for run_ms of the board's monotonic time)."""
@@ -315,22 +306,6 @@ def _failsafe_lamp(board, cfg):
         light["failure_level_pct"], light["curve"], light["invert_output"]))
 
 
-def _record_crash(root, exc, where, up_s):
-    """crash.txt gets the traceback (only the last: flash is small); RTC memory the count."""
-    try:
-        with open(root + CRASH_FILE, "w") as f:
-            sys.print_exception(exc, f)
-    except OSError:
-        pass
-    from agent import crashloop, files
-
-    limit, window_s, _ = _limits or crashloop.limits(None)
-    line = crashloop.crash_line(type(exc).__name__, str(exc))
-    rec = crashloop.after_crash(files.load_crash(), up_s, where, line, limit, window_s)
-    files.save_crash(rec)
-    return rec
-
-
 def _in_safe_mode(root):
     from agent import files  # in a function of its own: the module is let go of on return
 
@@ -341,22 +316,14 @@ def _in_safe_mode(root):
     return True
 
 
-def _crash_record():
-    from agent import files
-
-    return files.load_crash()
-
-
 def main(root="", run_ms=None):
     if _in_safe_mode(root):
         return None
-    global current
+    global current, _safe
     agent = current = None
-    safe = False
+    _safe = False
     try:
-        rec = _crash_record()
-        safe = rec["safe"]
-        agent = current = Agent(root, rec)  # guarded too: a bad module, a MemoryError...
+        agent = current = Agent(root)  # guarded too: a bad module, a MemoryError...
         agent.banner()
         agent.run(run_ms)
     except KeyboardInterrupt:
@@ -366,6 +333,7 @@ def main(root="", run_ms=None):
         print("agent: stopped by Ctrl-C. `import agent.tech as tech; tech.help()`")
     except Exception as e:
         # Anything unexpected: keep the evidence, then restart clean rather than hang dark.
+        safe = _safe
         where = "safe" if safe else "build" if agent is None else "run"
         # Uptime: the agent's (past the ticks wrap), or the ticks since boot while building.
         now = time.ticks_ms()
@@ -375,7 +343,9 @@ def main(root="", run_ms=None):
         gc.collect()
         sys.print_exception(e)
         try:
-            _record_crash(root, e, where, up_ms // 1000)
+            from agent import files
+
+            files.record_crash(root, e, where, up_ms // 1000, _limits)
         except Exception as e2:  # never let the record stop the restart
             sys.print_exception(e2)
         if safe:

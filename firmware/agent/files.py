@@ -111,6 +111,35 @@ def save_crash(rec):
         rtc.memory(crashloop.encode(rec))
 
 
+def update_crash(change, *args):
+    """Apply agent.crashloop's `change` ("reported", "forgive", "retry", "clear") to the
+    record in RTC memory; the new record."""
+    from agent import crashloop
+
+    rec = getattr(crashloop, change)(load_crash(), *args)
+    save_crash(rec)
+    return rec
+
+
+def record_crash(root, exc, where, up_s, limits=None):
+    """A crash: the traceback to crash.txt (only the last: flash is small), the count to RTC
+    memory, judged by `limits` (agent.crashloop.limits; None: the defaults)."""
+    import sys
+
+    from agent import crashloop
+
+    try:
+        with open(root + CRASH_FILE, "w") as f:
+            sys.print_exception(exc, f)
+    except OSError:
+        pass
+    limit, window_s, _ = limits or crashloop.limits(None)
+    line = crashloop.crash_line(type(exc).__name__, str(exc))
+    rec = crashloop.after_crash(load_crash(), up_s, where, line, limit, window_s)
+    save_crash(rec)
+    return rec
+
+
 def crash_text(root=""):
     """The last crash's traceback from the flash, or None."""
     try:
