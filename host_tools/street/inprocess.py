@@ -37,7 +37,7 @@ class InProcessStreet:
 
     def __init__(self, scenario, world, broker_host=None, broker_port=None, speed=None, *,
                  station=None, real0_ns=None, boot_spread_s=None, lead_s=LEAD_S,
-                 network=True, say=print):
+                 network=True, config_of=None, say=print):
         s = scenario
         self.scenario, self.world, self.say = s, world, say
         self.speed = speed if speed else None
@@ -64,7 +64,8 @@ class InProcessStreet:
         spread_s = lead_s / 2 if boot_spread_s is None else boot_spread_s
         self.agents = []
         for i, dev_id in enumerate(ids):
-            raw = devices.config_for(s, dev_id, host, port)
+            raw = config_of(dev_id) if config_of is not None else \
+                devices.config_for(s, dev_id, host, port)
             cfg, errors = config.check(config.CONFIG, raw)
             if errors:
                 raise devices.DeviceError(f"{dev_id}: config.json: {errors[0]}")

@@ -43,6 +43,7 @@ class Bus:
         self.up = True
         self.messages = 0
         self.bytes = 0
+        self.tap = None  # fn(topic bytes, payload): sees every publish (the bench)
 
     def wire(self, topics):
         w = BusWire(self, topics)
@@ -55,6 +56,8 @@ class Bus:
     def publish(self, topic, payload, retain=False):
         self.messages += 1
         self.bytes += len(topic) + len(payload)
+        if self.tap is not None:
+            self.tap(topic, payload)
         if retain:
             self.retained[topic] = payload
         for link in self.subs.get(topic, ()):
@@ -163,6 +166,7 @@ class Sessions:
         self.connects = 0
         self.failures = 0
         self._next_ka = 0.0
+        self.tap = None  # fn(topic bytes, payload): sees every publish (the bench)
 
     def wire(self, topics, client_id):
         w = SessionWire(self, topics, client_id)
@@ -305,6 +309,8 @@ class SessionWire:
             self.pid = self.pid + 1 if self.pid < 0xFFFF else _SUB_PID + 1
             pid = self.event_pid = self.pid
         self.s.sent += 1
+        if self.s.tap is not None:
+            self.s.tap(topic, payload)
         self.write(publish_packet(topic, payload, retain, qos, pid))
         return self.sock is not None
 

@@ -1,0 +1,261 @@
+"""Issue 14's scale question, in-process: how many agents run in REAL TIME on this machine?
+
+    python -m host_tools.bench.scale_inprocess [N ...] [--window S] [--no-broker] [--profile]
+
+N agents (streetlights and inlets of the busy square, at 20:40 local in July: people about,
+bins filling) run as in-process agents (host_tools/street/inprocess.py) paced at real time
+(speed 1) for a window (60 s), each with its own MQTT session on a private Mosquitto (or,
+--no-broker, on the in-process bus). The street is tiled: one world of TILE_POLES poles and
+TILE_INLETS inlets, copied with each copy's events shifted by its own offset (so N poles are
+not one 300 km street whose walkers never reach most of them), each copy its own light-ahead
+group, every inlet on the square's two pipe branches (one station for all).
+
+Reported per N (measure() returns the dict; figures() runs the usual Ns for the report):
+  cpu_cores          this process's CPU over the window (/proc/self/stat) / window
+  broker_cores       Mosquitto's CPU over the window (/proc/<pid>/stat)
+  published_per_s    messages the agents published, delivered_per_s what they received
+  lateness           how far behind their due time (real ms) the agents' ticks ran
+  keeps_up           p99 lateness <= 100 ms and no tick later than 1 s
+  station            the reference station's throughput on the inlets' messages of the
+                     window, replayed through StationService._handle and Coordinator.tick
+                     as fast as it goes (msgs_per_s), against what the window produced
+--profile: cProfile of the largest N, the top functions by own time.
+"""
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import resource
+import sys
+import time
+from pathlib import Path
+
+from host_tools.street import devices, inprocess, world
+from host_tools.street import scenario as scn
+
+TILE_POLES = 8
+TILE_INLETS = 2
+SHIFT_S = 600  # each copy's events are shifted by up to this much
+LEAD_S = 10.0  # boots spread over this before the window
+KEEP_UP_P99_MS = 100.0
+KEEP_UP_MAX_MS = 1000.0
+DEFAULT_NS = (100, 1000, 10000)
+
+
+class TiledWorld:
+    """`tiles` copies of one street's world; copy i's devices are t<i>-<base id>."""
+
+    def __init__(self, base_world, tiles, window_start):
+        self.base = base_world
+        self.tiles = tiles
+        self.t0 = window_start
+        self.outages = []
+        ids = base_world.device_ids()
+        self._ids = [f"t{i}-{d}" for i in range(tiles) for d in ids]
+        self.inlets = [(f"t{i}-{d}", b) for i in range(tiles) for d, b in base_world.inlets]
+        self._cache = {}
+
+    def device_ids(self):
+        return self._ids
+
+    def split(self, dev_id):
+        tile, base = dev_id.split("-", 1)
+        return int(tile[1:]), base
+
+    def stimuli_for(self, dev_id):
+        i, base = self.split(dev_id)
+        st = self._cache.get(base)
+        if st is None:
+            st = self._cache[base] = self.base.stimuli_for(base)
+        off = (i * 0.6180339887) % 1.0 * SHIFT_S  # golden-ratio spread of the copies
+        out = dict(st, id=dev_id)
+        if "motion" in st:
+            out["motion"] = [[t + off, w] for t, w in st["motion"]]
+        if "deposits" in st:
+            out["deposits"] = [[d[0] + off] + list(d[1:]) for d in st["deposits"]]
+        return out
+
+
+def _street(n, window_s):
+    raw = json.loads(scn.path_of("square").read_text())
+    raw["start"] = "20:30"
+    hours = (SHIFT_S + window_s + 60) / 3600
+    s = scn.build(raw, poles=TILE_POLES, inlets=TILE_INLETS, hours=hours,
+                  source=str(scn.path_of("square")))
+    base = world.build(s)
+    tiles = max(1, round(n / (TILE_POLES + TILE_INLETS)))
+    t0 = s["start_wall"] + SHIFT_S
+    return s, base, TiledWorld(base, tiles, t0), t0
+
+
+def _cpu_s(pid="self"):
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _station_replay(messages, prefix, site):
+    """The station's own handling of a window's inlet messages, as fast as it goes."""
+    from host_tools.station.coordinator import Coordinator
+    from host_tools.station.service import StationService
+
+    clock = [0.0]
+    svc = StationService("replay", 0, prefix, site, coordinator=Coordinator(first_cycle=1000),
+                         clock_ms=lambda: clock[0], wall_s=lambda: 1.8e9,
+                         client_id="bench-station")
+
+    class _Null:
+        def publish(self, *a, **k):
+            pass
+
+    svc.client = _Null()
+    t0 = time.perf_counter()
+    for t_ms, topic, payload in messages:
+        clock[0] = t_ms
+        svc._handle(("msg", topic, payload))
+        for act in svc.coord.tick(t_ms):
+            svc._act(act, t_ms)
+    took = time.perf_counter() - t0
+    return {"messages": len(messages), "replay_s": round(took, 3),
+            "msgs_per_s": round(len(messages) / took) if took > 0 else None,
+            "grants": len(svc.grants)}
+
+
+def measure(n, window_s=60.0, broker=True, profile=False, say=print):
+    """Run about n agents at real time for window_s; the figures (module docstring)."""
+    s, _, tw, t0 = _street(n, window_s)
+    s2 = dict(s, start_wall=t0, end_wall=t0 + window_s)
+    group = devices.street_group(s)
+    box = None
+    host = port = None
+    if broker:
+        from host_tools.broker import Broker
+
+        box = Broker().start()
+        host, port = "127.0.0.1", box.port
+
+    def config_of(dev_id):
+        i, base = tw.split(dev_id)
+        raw = devices.config_for(s, base, host or "127.0.0.1", port or 1883)
+        raw["device"] = dict(raw["device"], id=dev_id)
+        if raw["device"]["role"] == "streetlight":
+            raw["mqtt"] = dict(raw["mqtt"], group=f"{group}-{i}"[:32])
+        return raw
+
+    say(f"scale: {len(tw.device_ids())} agents ({tw.tiles} copies of {TILE_POLES} poles + "
+        f"{TILE_INLETS} inlets), {'Mosquitto' if broker else 'in-process bus'}, "
+        f"real time, {window_s:.0f} s window")
+    street = inprocess.InProcessStreet(s2, tw, host, port, speed=1.0, lead_s=LEAD_S,
+                                       boot_spread_s=LEAD_S * 0.8, config_of=config_of,
+                                       station=True, say=say)
+    inlet_msgs = []
+    prefix = street.prefix
+    inlet_root = f"{prefix}/{s['site']}/inlet/".encode()
+    eng = street.engine
+
+    def tap(topic, payload):
+        if topic.startswith(inlet_root) and not topic.endswith((b"/telemetry", b"/diag")):
+            inlet_msgs.append((float(eng.now), topic.decode(), bytes(payload)))
+
+    (street.bus or street.sessions).tap = tap
+    if street.station is not None:
+        street.station.start()
+    boot_end = int(LEAD_S * 1000)
+    figures = {"agents": len(street.agents), "window_s": window_s,
+               "broker": "mosquitto" if broker else "bus",
+               "fd_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
+    prof = None
+    try:
+        eng.run_until(boot_end)
+        sent0 = street.sessions.sent if street.sessions else street.bus.messages
+        recv0 = street.sessions.received if street.sessions else 0
+        booted_late = eng.late.summary()
+        eng.late = type(eng.late)()
+        inlet_msgs.clear()
+        c0, b0, r0 = _cpu_s(), _cpu_s(box.proc.pid) if box else None, time.monotonic()
+        if profile:
+            prof = cProfile.Profile()
+            prof.enable()
+        eng.run_until(street.end_ms)
+        if prof is not None:
+            prof.disable()
+        real = time.monotonic() - r0
+        c1, b1 = _cpu_s(), _cpu_s(box.proc.pid) if box else None
+        sent = (street.sessions.sent if street.sessions else street.bus.messages) - sent0
+        recv = (street.sessions.received if street.sessions else 0) - recv0
+        late = eng.late.summary()
+        figures.update({
+            "real_s": round(real, 1),
+            "cpu_cores": round((c1 - c0) / real, 3),
+            "broker_cores": round((b1 - b0) / real, 3) if box else None,
+            "published_per_s": round(sent / real), "delivered_per_s": round(recv / real),
+            "wakes_per_s": round(sum(a.wakes for a in street.agents) / (real + LEAD_S)),
+            "lateness": late, "boot_lateness": booted_late,
+            "keeps_up": late["p99_ms_at_most"] <= KEEP_UP_P99_MS and
+            late["max_ms"] <= KEEP_UP_MAX_MS,
+            "sessions": street.sessions.connects if street.sessions else None,
+            "open_sockets": street.sessions.open_sockets() if street.sessions else None,
+            "station_live": street.station.figures() if street.station else None,
+            "inlet_msgs_per_s": round(len(inlet_msgs) / real, 1)})
+        figures["station"] = _station_replay(inlet_msgs, prefix, s["site"])
+    finally:
+        if street.station is not None:
+            street.station.stop()
+        if street.sessions is not None:
+            street.sessions.close()
+        if box is not None:
+            box.close()
+    if prof is not None:
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(15)
+        figures["profile"] = out.getvalue()
+    return figures
+
+
+def figures(ns=DEFAULT_NS, window_s=60.0, broker=True, say=print):
+    """{N: measure(N)} for the report (host_tools/bench/__main__.py may call this), plus the
+    largest N that kept up."""
+    out = {}
+    for n in ns:
+        out[n] = measure(n, window_s, broker, say=say)
+        say(_line(out[n]))
+    ok = [n for n, f in out.items() if f.get("keeps_up")]
+    return {"runs": out, "largest_real_time": max(ok) if ok else None}
+
+
+def _line(f):
+    lt = f["lateness"]
+    st = f.get("station") or {}
+    return (f"{f['agents']:>6} agents: {f['cpu_cores']:.2f} cores (broker "
+            f"{f['broker_cores'] if f['broker_cores'] is not None else '-'}), "
+            f"{f['published_per_s']} msg/s out, {f['delivered_per_s']} in; late p50<="
+            f"{lt['p50_ms_at_most']:.0f} p99<={lt['p99_ms_at_most']:.0f} max "
+            f"{lt['max_ms']:.0f} ms; {'keeps up' if f['keeps_up'] else 'FALLS BEHIND'}; "
+            f"station {f['inlet_msgs_per_s']} msg/s in, replay {st.get('msgs_per_s')} msg/s")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m host_tools.bench.scale_inprocess",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("n", nargs="*", type=int, default=list(DEFAULT_NS))
+    ap.add_argument("--window", type=float, default=60.0, help="real seconds (default 60)")
+    ap.add_argument("--no-broker", action="store_true", help="the in-process bus instead")
+    ap.add_argument("--profile", action="store_true", help="cProfile the largest N")
+    a = ap.parse_args(argv)
+    if any(n < 1 for n in a.n) or a.window <= 0:
+        ap.error("N and --window must be positive")
+    for n in sorted(a.n):
+        f = measure(n, a.window, not a.no_broker, profile=a.profile and n == max(a.n))
+        print(_line(f), flush=True)
+        if "profile" in f:
+            print(f["profile"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
