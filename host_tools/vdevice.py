@@ -21,6 +21,9 @@ def make_device(folder: Path, config: dict, secrets: dict, board: str = "esp32-d
                 extra_files: dict | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "boards" / f"{board}.json", folder / "board.json")
+    # The simulated board's wall clock is the host's: no SNTP (nor DNS lookups) unless a test
+    # asks for it with a clock section of its own.
+    config = {"clock": {"servers": ""}, **config}
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "secrets.json").write_text(json.dumps(secrets))
     for name, data in (extra_files or {}).items():

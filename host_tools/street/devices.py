@@ -47,10 +47,12 @@ def config_for(s, device_id, broker_host, broker_port):
     # The simulation runs many times faster than real time: a host stall of 10 ms is
     # seconds on the board, which a real watchdog would take for a stuck loop.
     loop = {"wdt_ms": 0, "heartbeat_s": 3600}
+    # The scenario sets every board's wall clock: no SNTP (nor DNS lookups) in a simulation.
+    clock = {"servers": ""}
     dc = s["device_config"]
     if device_id in poles:
         cfg = {"device": {"id": device_id, "role": "streetlight", "site": s["site"]},
-               "mqtt": dict(mqtt, group=street_group(s)), "loop": loop,
+               "mqtt": dict(mqtt, group=street_group(s)), "loop": loop, "clock": clock,
                "light": {"lat": place["lat"], "lon": place["lon"],
                          "tz_offset_min": place["tz_offset_min"], "dst": place["dst"],
                          "position_m": poles[device_id],
@@ -63,7 +65,7 @@ def config_for(s, device_id, broker_host, broker_port):
         return _merge(cfg, {k: v for k, v in dc.items() if k in ("light", "loop", "mqtt")})
     if device_id in inlets:
         cfg = {"device": {"id": device_id, "role": "inlet", "site": s["site"]},
-               "mqtt": mqtt, "loop": loop,
+               "mqtt": mqtt, "loop": loop, "clock": clock,
                "inlet": {"branch": inlets[device_id], "tz_offset_min": place["tz_offset_min"],
                          "dst": place["dst"]}}
         return _merge(cfg, {k: v for k, v in dc.items() if k in ("inlet", "loop", "mqtt")})

@@ -13,7 +13,7 @@ RUN_S = 40  # virtual seconds of each device's run
 
 def _street():
     s = scenario.load("residential", hours=1)
-    # 22:30 local: night, profile 60 %, before the late window (boost 100 %)
+    # 22:30 local: night, before the late window
     t0 = scenario.wall_at(s, "22:30")
     return s, t0
 
@@ -29,13 +29,21 @@ def _run(folder, t0, stimuli):
 def test_a_motion_pulse_in_stimuli_boosts_the_pole(tmp_path):
     s, t0 = _street()
     folders = devices.write(s, tmp_path, "127.0.0.1", 1)
+    # No broker here: a pole without a link lights at unlinked_pct (by default the boost level,
+    # as no neighbour can warn it). Set it to the profile's base so the boost shows.
+    base = scenario.light_settings(s)["profile"][-1][1]
+    cfg_file = folders["pole-01"] / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    cfg["light"]["unlinked_pct"] = base
+    cfg_file.write_text(json.dumps(cfg))
     pulse_at = t0 + 20
     stim = {"id": "pole-01", "role": "streetlight", "start_wall": t0, "end_wall": t0 + RUN_S,
             "faults": [], "lux": [[t0 - 60, 0.2]], "motion": [[pulse_at, 3000]]}
     h, summary, out = _run(folders["pole-01"], t0, stim)
     lamp = account.Steps(h["lamp"])
     boost = scenario.light_settings(s)["boost_pct"]
-    assert lamp.at(pulse_at - 0.1) == 60, out  # lit at the profile's level before
+    assert boost > base
+    assert lamp.at(pulse_at - 0.1) == base, out  # lit at the profile's level before
     up = [t for t, pct in h["lamp"] if pct >= boost]
     assert up and pulse_at <= up[0] <= pulse_at + s["encounter"]["ramp_s"], h["lamp"]
     assert h["motion_pulses"] == 1 and any(pulse_at <= t < pulse_at + 3 for t in
