@@ -606,6 +606,7 @@ def unique_id():
 # seconds ("-12.345678"), written whenever the RTC is set and read back at import. Absent
 # (or no variable): the clock was never set and starts at the epoch, as on a fresh chip.
 # Integer microseconds throughout: a float32 interpreter could not hold an epoch offset.
+# RTC memory (machine.RTC().memory(): the crash count) is kept the same way, in FILE.mem.
 _RTC_FILE = os.getenv("SIMBOARD_RTC_FILE")
 
 
@@ -638,8 +639,17 @@ def _rtc_load():
     simclock.set_wall_us(_real_us() + off)
 
 
+def _rtc_memory_load():
+    try:
+        with open(_RTC_FILE + ".mem", "rb") as f:
+            simclock.rtc_memory = f.read()
+    except OSError:
+        pass  # never written
+
+
 if _RTC_FILE:
     _rtc_load()
+    _rtc_memory_load()  # RTC memory (the crash count) lives beside it, as on the chip
 
 
 class RTC:
@@ -671,6 +681,11 @@ class RTC:
         if len(data) > 2048:
             raise ValueError("buffer too long")
         simclock.rtc_memory = bytes(data)
+        if _RTC_FILE:
+            tmp = _RTC_FILE + ".mem.tmp"
+            with open(tmp, "wb") as f:
+                f.write(simclock.rtc_memory)
+            os.rename(tmp, _RTC_FILE + ".mem")
 
 
 class Timer:

@@ -238,7 +238,8 @@ class VBoard:
         env = {**self._env, "VBOARD_CAUSE": str(cause), "VBOARD_RAW": "1" if raw else "0",
                "VBOARD_WAKE": "1" if wake else "0", "VBOARD_CHIP": _board_chip(self.flash)}
         if cause == PWRON:
-            (self._state / "rtc").unlink(missing_ok=True)  # power lost: the RTC is unset
+            for name in ("rtc", "rtc.mem"):  # power lost: the RTC and its memory are gone
+                (self._state / name).unlink(missing_ok=True)
         self._proc = subprocess.Popen(
             [*_ORPHAN_GUARD, self._exe, "-X", f"heapsize={self.heap_bytes}", "-i", str(START)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

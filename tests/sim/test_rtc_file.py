@@ -76,3 +76,26 @@ def test_an_unreadable_file_says_so_in_one_line_and_leaves_the_clock_unset(tmp_p
 def test_without_the_variable_nothing_is_written(tmp_path):
     _, walls = boot("micropython", None, set_it=True)
     assert walls == [0, SET_US] and list(tmp_path.iterdir()) == []
+
+
+MEM = """
+import machine
+print("mem", machine.RTC().memory())
+machine.RTC().memory(b"crashes:2")
+"""
+
+
+@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
+def test_rtc_memory_survives_a_restart_of_the_interpreter(runtime, tmp_path):
+    """The crash-loop count lives in RTC memory: a virtual board's soft reset must keep it."""
+    f = tmp_path / "rtc"
+    if runtime == "micropython":
+        env, cmd = micropython_env(), [micropython_exe(), "-c", MEM]
+    else:
+        env, cmd = dict(os.environ, PYTHONPATH=str(SIMBOARD)), [sys.executable, "-c", MEM]
+    env["SIMBOARD_RTC_FILE"] = str(f)
+    outs = [subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60).stdout
+            for _ in range(2)]
+    assert outs == ["mem b''\n", "mem b'crashes:2'\n"]
+    assert (tmp_path / "rtc.mem").read_bytes() == b"crashes:2"
+    assert not f.exists()  # the clock was never set
