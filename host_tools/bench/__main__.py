@@ -188,7 +188,8 @@ def simboard_speed() -> dict:
 
 # The street runs (host_tools.bench.streetrun): like-for-like streets of the demo's size; the
 # lighting tables use the same poles. square: its inlets (collection), one pole.
-STREET_RUNS = (("residential", 4, 2), ("arterial", 4, 0), ("park", 4, 0), ("square", 1, 6))
+# park: 7 poles, the fewest that keep its sensor faults (poles 4 and 7).
+STREET_RUNS = (("residential", 4, 2), ("arterial", 4, 0), ("park", 7, 0), ("square", 1, 6))
 LIGHTING = ("residential", "arterial", "park")
 COLLECTION = ("residential", "square")
 
@@ -274,7 +275,18 @@ def _run_summary(result) -> dict:
                                   if h.get("role") == "streetlight"), 1),
             "host_busy_cores": result["cpu"].get("host_busy_cores"),
             "devices_cores": result["cpu"].get("devices_cores"),
-            "station": (result.get("station") or {}).get("report")}
+            "station": (result.get("station") or {}).get("report"),
+            "station_alarms": _alarm_kinds(result)}
+
+
+def _alarm_kinds(result) -> dict:
+    """{alarm kind: count} the station raised in a street run."""
+    out: dict = {}
+    for a in (result.get("station") or {}).get("alarms") or []:
+        kind = next((x for x in a if isinstance(x, str) and x in (
+            "no_confirm", "aborted", "jam", "vacuum_lost", "vacuum_restored")), str(a[:3]))
+        out[kind] = out.get(kind, 0) + 1
+    return out
 
 
 def street_figures(args, runs) -> tuple[dict, dict, dict | None]:
@@ -287,7 +299,10 @@ def street_figures(args, runs) -> tuple[dict, dict, dict | None]:
     for name, poles, inlets in STREET_RUNS:
         if name not in LIGHTING and name not in COLLECTION:
             continue
-        s = scn.load(name, poles=poles, inlets=inlets)
+        try:
+            s = scn.load(name, poles=poles, inlets=inlets)
+        except scn.ScenarioError as e:
+            raise SystemExit(f"bench: scenario {e}") from None
         w = street_world.build(s)
         result, why = None, None
         if (name, poles, inlets) not in runs:
@@ -315,6 +330,8 @@ def street_figures(args, runs) -> tuple[dict, dict, dict | None]:
             c = collection.bench(s, w, result)
             if c is not None and result is None:
                 c["controller_missing"] = why
+            elif c is not None:
+                c["run"] = _run_summary(result)
             coll[name] = c
         if name == "residential" and result:
             air = result["airtime"]

@@ -104,11 +104,13 @@ def goals(figs: dict) -> list[dict]:
             continue
         half = rows["every_4h"]["fan_starts"] / 2
         ok = ctl["overflow_minutes"] == 0 and ctl["fan_starts"] <= half and \
-            (ctl["x_oracle_kwh"] or 0) <= 1.2
+            (ctl["x_oracle_nominal"] or 0) <= 1.2
         out.append({"goal": f"{name} collection: 0 overflow minutes, fan starts <= half the "
-                            f"4-hourly's ({half:g}), fan energy <= 1.2x the oracle's bound",
+                            f"4-hourly's ({half:g}), fan energy <= 1.2x the oracle's bound "
+                            "(at nominal timing)",
                     "reached": f"{ctl['overflow_minutes']} overflow min, {ctl['fan_starts']} "
-                               f"starts, {ctl['x_oracle_kwh']}x the oracle",
+                               f"starts, {ctl['x_oracle_nominal']}x the oracle at nominal "
+                               f"timing ({ctl['x_oracle_kwh']}x as the run measured it)",
                     "status": _met(ok)})
     lat = (figs.get("responsiveness") or {}).get("latency") or {}
     acks = lat.get("cmd_to_ack_ms") or []
@@ -210,11 +212,23 @@ def _collection(figs):
                 continue
             kwh = f"{r['kwh']:.2f}" + (" (lower bound)" if key == "oracle" else "")
             rows.append([label, r["overflow_minutes"], r["fan_starts"], r["valve_openings"],
-                         f"{r['fan_s']:,.0f}", kwh, f"{r['x_oracle_kwh']:.2f}x"])
+                         f"{r['fan_s']:,.0f}", kwh, f"{r['x_oracle_kwh']:.2f}x",
+                         f"{r['kwh_nominal']:.2f}", f"{r['x_oracle_nominal']:.2f}x"])
         out += _table(["strategy", "overflow min", "fan starts", "valve openings",
-                       "fan running s", "kWh", "x oracle"], rows)
+                       "fan running s", "kWh", "x oracle", "kWh at nominal timing",
+                       "x oracle (nominal)"], rows)
+        out += ["", "kWh at nominal timing: the row's fan starts and valve openings costed "
+                "with the coordinator's own timing (the oracle bound's formula), so the ratio "
+                "compares decisions, not how fast the host relayed messages: in a street run "
+                "at hundreds of times real time every real millisecond between a grant and "
+                "the inlet's answer keeps the fan running for seconds of scenario time."]
         if "controller" not in c["rows"]:
             out += ["", f"THIS POLICY: no row: {c.get('controller_missing', 'not run')}."]
+        run = c.get("run")
+        if run:
+            out += ["", f"Street run: {run['speed_reached']}x reached of "
+                    f"{run['speed_asked']:g}x asked; the station's alarms: "
+                    f"{run['station_alarms'] or 'none'}."]
         out.append("")
     return out
 
@@ -306,10 +320,12 @@ def _scale(figs):
         table = []
         for r in rows:
             x = ag.get("%sx" % r["speed"], {})
-            table.append([f"{r['speed']}x", f"{r['cores']:.4f}", _fmt(r.get("rss_kb")),
+            table.append([f"{r['speed']}x", f"{r['cpu_s']:.2f} s in {r['real_s']:.0f} s",
+                          f"{r['cores']:.4f}", _fmt(r.get("rss_kb")),
                           _fmt(x.get("cores_per_realtime_agent"), "{:.5f}"),
                           _fmt(x.get("agents_per_machine"))])
-        out += _table(["speed", "cores used", "RSS KB", "cores per real-time agent",
+        out += _table(["speed", "CPU (10 ms ticks)", "cores used", "RSS KB",
+                       "cores per real-time agent",
                        "agents per machine (CPU only)"], table)
         out += ["", "Extrapolation: cores / (cores per real-time agent). At real time a quiet "
                 "agent sleeps between deadlines, so the 1x figure is mostly the process's "

@@ -113,6 +113,8 @@ def test_collection_oracle_by_hand():
     assert (orc["fan_starts"], orc["valve_openings"], orc["overflow_minutes"]) == (1, 2, 0)
     # 110 kW * (1 run * (30 + 20 + 10 - 20) s + 2 discharges * (5 + 20) s) + 2 * 2 Wh
     assert orc["kwh"] == pytest.approx(110 * (40 + 50) / 3600 + 0.004, abs=0.001)
+    # the same counts at the coordinator's nominal timing cost the same
+    assert collection.nominal_kwh(s, 1, 2) == orc["kwh"]
     runs, unavoidable = collection.greedy_runs(collection.inlets_of(s, w), w.start, w.end)
     assert runs == [w.start + 7200] and unavoidable == 0
 
