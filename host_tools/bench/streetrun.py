@@ -7,7 +7,6 @@ keepalives and TCP/TLS overhead are not in the figure), per device and channel."
 import threading
 
 from agent import topics
-from host_tools.street.run import Options, Run
 
 CHANNELS = ("status", "state", "telemetry", "event", "diag", "cmd/ack", "peer")
 
@@ -81,6 +80,8 @@ class Airtime:
 def run(scenario: str, poles: int, inlets: int, speed: float, out: str, hours=None,
         say=print) -> dict:
     """One street run; the runner's result plus "airtime"."""
+    from host_tools.street.run import Options, Run
+
     air = Airtime()
     started = [False]
 
