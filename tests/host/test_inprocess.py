@@ -102,7 +102,7 @@ def test_the_in_process_pole_decides_as_the_firmware_on_the_simulated_board(tmp_
     simstreet's recording tolerance (TOL_PCT: the board records its PWM quantised to 13
     bits, the host the duty itself, so a fade keeps slightly different entries)."""
     s = scenario.load("residential", hours=1)
-    s["device_config"]["light"]["unlinked_pct"] = 1
+    s["device_config"].setdefault("light", {})["unlinked_pct"] = 1
     t0, run_s = scenario.wall_at(s, "16:20"), 1800
     lux = [[t0 - 60, 300]] + [[t0 + 60 * i, round(300 * 0.7 ** i, 2)] for i in range(1, 25)]
     motion = [[t0 + 20, 3000]] + [[t0 + 700 + 97.3 * i, 2500 + 300 * (i % 4)]
