@@ -277,11 +277,21 @@ class Agent:
     def _idle(self, wait):
         """Sleep until the next deadline, in slices, so an interrupt that pokes the scheduler
         (a walker at the motion sensor) is served within IDLE_SLICE_MS: a sleep on the chip
-        runs interrupt handlers but does not end early."""
+        runs interrupt handlers but does not end early. With the session up, each slice is
+        a poll on its socket instead, so a command is read (and acked) as soon as it
+        arrives, not at the link's next turn; interrupt handlers run during a poll too."""
         sched = self.sched
+        link = self.comms.link if self.comms is not None else None
         while wait > 0 and not sched.poked:
             step = wait if wait < IDLE_SLICE_MS else IDLE_SLICE_MS
-            time.sleep_ms(step)
+            if link is not None and link.up:
+                if step > link.op_timeout_ms:
+                    step = link.op_timeout_ms
+                if link.wait_rx(step):
+                    sched.wake("link", time.ticks_ms())
+                    break
+            else:
+                time.sleep_ms(step)
             wait -= step
         if sched.poked:
             sched.poked = False

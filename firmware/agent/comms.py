@@ -10,11 +10,16 @@ from agent import sign
 from agent.clock import wall_s
 from agent.link import UP, Link
 from agent.message import Encoder, Reporter, clock_diag, diag_fields
-from agent.sched import Uptime
+from agent.sched import Uptime, ticks_add, ticks_diff
 from agent.timesync import TimeSync
 from agent.topics import Topics
 
 RESTART_GRACE_MS = const(1500)  # time for the ack to leave before a commanded restart
+# diag: what only goes along with a report (uptime, clock age) or moves a lot before it
+# matters; the counters and the link error make it due at once.
+DIAG_DEADBANDS = {"uptime_s": None, "clock_age_s": None, "loop_us_max": None, "rssi": 10,
+                  "heap_free": 4096, "heap_max_block": 4096, "clock_offset_ms": 1000}
+COUNTDOWN = ("ttf_s",)  # state fields counting down by themselves (agent.vacuum)
 
 
 def publish_events(comms, events, now_ms):
@@ -25,6 +30,12 @@ def publish_events(comms, events, now_ms):
         return False
     while events:
         name, fields = events.pop(0)
+        if name == "motion":
+            # Each one already went to the neighbours (peer, light-ahead); the operator gets
+            # the count in the next telemetry summary rather than an event per passer-by.
+            if comms is not None:
+                comms.motions += 1
+            continue
         if comms is not None:
             fields["event"] = name
             comms.event(fields, now_ms)
@@ -48,7 +59,14 @@ class Comms:
                          on_up=self._on_up)
         self.enc = Encoder()
         self.up = Uptime(now_ms)
-        self.state_reporter = Reporter(agent.state_deadbands(), cfg["loop"]["heartbeat_s"] * 1000)
+        loop = cfg["loop"]
+        # State is retained by the broker: no heartbeat, only real changes (settled).
+        self.state_reporter = Reporter(agent.state_deadbands(), 0, loop["settle_s"] * 1000,
+                                       COUNTDOWN)
+        self.diag_reporter = Reporter(DIAG_DEADBANDS, loop["diag_s"] * 1000)
+        self.tele_period = loop["telemetry_s"] * 1000
+        self.tele_at = now_ms
+        self.motions = 0  # own-sensor detections since boot (telemetry "motions")
         key = sign.key_from_hex(agent.secrets["cmd"]["key"]) if agent.secrets else None
         from agent import files  # boot and commands only: let go of after (Agent.shed)
 
@@ -73,10 +91,21 @@ class Comms:
             self.link.publish(self.topics.group_peer, self._stamp(fields, now_ms))
 
     def telemetry(self, fields, now_ms):
-        """QoS 0, now or never: with the link down nothing is encoded (no garbage)."""
-        if not self.link.up:
+        """One summary per loop.telemetry_s: the role's latest reading (its counters run
+        since boot, so nothing is lost between summaries). QoS 0, now or never: with the link
+        down, or between summaries, nothing is encoded (no garbage)."""
+        if not self.link.up or ticks_diff(now_ms, self.tele_at) < self.tele_period:
             return False
-        return self.link.publish(self.topics.telemetry, self._stamp(fields, now_ms))
+        if self.role == "streetlight":
+            fields["motions"] = self.motions
+        if not self.link.publish(self.topics.telemetry, self._stamp(fields, now_ms)):
+            return False
+        # The next one a period after this one was due, not after it came (a reading that
+        # comes every minute keeps the summaries on a steady period).
+        late = ticks_diff(now_ms, self.tele_at) - self.tele_period
+        self.tele_at = now_ms if late >= self.tele_period or late < 0 else \
+            ticks_add(now_ms, -late)
+        return True
 
     def publish_state(self, now_ms, force=False):
         st = self.agent.state()
@@ -84,7 +113,11 @@ class Comms:
                 self.link.publish(self.topics.state, self._stamp(st, now_ms), True):
             self.state_reporter.sent(st, now_ms)
 
-    def publish_diag(self, now_ms):
+    def publish_diag(self, now_ms, force=False):
+        """diag when a counter, the link error or the clock changed, else every loop.diag_s
+        (the heartbeat asks each time; force: at once, e.g. the clock was just set)."""
+        if not self.link.up:
+            return False
         n = self.agent.diag_numbers()
         fields = diag_fields(n["uptime_s"], self.link.rssi(), n["heap_free"],
                              n["heap_max_block"], n["reset_cause"], n["loop_us_max"],
@@ -98,11 +131,18 @@ class Comms:
         more = getattr(self.agent, "diag_more", None)  # the crash record (agent.app)
         if more is not None:
             fields.update(more())
-        return self.link.publish(self.topics.diag, self._stamp(fields, now_ms))
+        if not force and not self.diag_reporter.due(fields, now_ms):
+            return False
+        if not self.link.publish(self.topics.diag, self._stamp(fields, now_ms)):
+            return False
+        self.diag_reporter.sent(fields, now_ms)
+        return True
 
     def _on_up(self, now_ms):
-        # After every (re)connect: retained state first, so a monitor sees it at once.
-        self.publish_state(now_ms, force=True)
+        # After every (re)connect: the broker still holds the retained state, so it goes
+        # again only if it changed (the first connect after boot always sends it); diag
+        # goes because the reconnect count changed.
+        self.publish_state(now_ms)
         self.publish_diag(now_ms)
         up = getattr(self.agent, "link_up", None)  # e.g. the last crash, published once
         if up is not None:
@@ -125,6 +165,8 @@ class Comms:
         while inbox:
             topic, payload, retained = inbox.pop(0)
             self._handle(topic, payload, now_ms, retained)
+            if len(self.link.outbox):
+                wait = 0  # an ack is queued: send it on the next pass, not in 250 ms
         if self.link.up:
             self.publish_state(now_ms)
         clock = self.clock
@@ -137,7 +179,7 @@ class Comms:
     def _clock_set(self, fields, now_ms):
         # The clock was set (or jumped): say so, and diag at once, not at the next heartbeat.
         self.event(fields, now_ms)
-        self.publish_diag(now_ms)
+        self.publish_diag(now_ms, True)
 
     # ---- commands ----
 

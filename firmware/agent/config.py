@@ -63,7 +63,16 @@ CONFIG = {
         "connect_timeout_s": ("int", 20, 1, 300, _ALL),
     },
     "loop": {
+        # The loop's heartbeat: console line, collection, and the check for a diag to send.
         "heartbeat_s": ("int", 300, 10, 86400, _ALL),
+        # One telemetry summary (the latest reading, counters since boot) per this period.
+        "telemetry_s": ("int", 900, 10, 86400, _ALL),
+        # diag goes out when a counter or the link error changed (checked each heartbeat),
+        # else once per this period.
+        "diag_s": ("int", 21600, 60, 604800, _ALL),
+        # A number in the retained state must stay past its deadband this long before the
+        # state is sent again (a motion boost is not a change of state); other fields at once.
+        "settle_s": ("int", 60, 0, 3600, _ALL),
         # Hardware watchdog; 0 turns it off (bench use only).
         "wdt_ms": ("int", 8000, 0, 60000, _ALL),
     },

@@ -180,6 +180,7 @@ class Link:
         self.tls = m["tls"]
         self.port = m["port"]
         self.keepalive_s = m["keepalive_s"]
+        self.op_timeout_ms = m["op_timeout_ms"]
         self.op_timeout_s = m["op_timeout_ms"] / 1000
         self.connect_timeout_ms = m["connect_timeout_s"] * 1000
         self.wifi_timeout_ms = cfg["wifi"]["connect_timeout_s"] * 1000
@@ -213,6 +214,7 @@ class Link:
         self.bounded = None
         self.last_rx = now_ms
         self.last_tx = now_ms
+        self.last_ping = now_ms
         self.last_rx_bytes = 0
         self.connects = 0  # sessions opened
         self.reconnects = 0  # sessions lost
@@ -397,7 +399,7 @@ class Link:
             c.subscribe(t, 1)
         c.publish(self.topics.status, b"online", True, 1)
         self.bounded.flush()
-        self.last_rx = self.last_tx = now_ms
+        self.last_rx = self.last_tx = self.last_ping = now_ms
         self.last_rx_bytes = self.bounded.rx
         self.connects += 1
         self.backoff.connected(now_ms)
@@ -428,13 +430,30 @@ class Link:
             self.last_tx = now_ms
         self.backoff.maybe_reset(now_ms)
         ka_ms = self.keepalive_s * 1000
-        if ticks_diff(now_ms, self.last_rx) > ka_ms + ka_ms // 2:
+        half = ka_ms // 2
+        if ticks_diff(now_ms, self.last_rx) > ka_ms + half:
             raise OSError(errno.ETIMEDOUT)  # broker silent for 1.5 keepalives
-        if ticks_diff(now_ms, self.last_tx) >= ka_ms // 2:
+        # Ping when we have been quiet (the broker's keepalive), and also when the broker
+        # has: QoS 0 publishes get no answer, so a device that publishes often would
+        # otherwise never hear from a healthy broker and give it up as silent.
+        if ticks_diff(now_ms, self.last_tx) >= half or \
+                (ticks_diff(now_ms, self.last_rx) >= half and
+                 ticks_diff(now_ms, self.last_ping) >= half):
             c.ping()
-            self.last_tx = now_ms
+            self.last_tx = self.last_ping = now_ms
         b.flush()
         return 0 if len(self.outbox) else 250
+
+    def wait_rx(self, ms):
+        """Wait up to ms (at most op_timeout_ms) for the broker's next bytes: True as soon
+        as the session's socket is readable (or broken), False after ms or when there is
+        no session (the caller sleeps instead). ipoll reuses its result: no garbage."""
+        if self.state != UP:
+            return False
+        limit = self.op_timeout_ms
+        for _ in self.poller.ipoll(ms if ms < limit else limit):
+            return True
+        return False
 
     def _on_message(self, topic, payload, retained):
         if len(self.inbox) >= _INBOX_MAX:

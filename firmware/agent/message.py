@@ -126,15 +126,24 @@ def _is_num(v):
 
 
 class Reporter:
-    """Report-on-change: say a report is due when a value moved past its deadband since the
-    last report, or the heartbeat period passed. Fields without a deadband report any change;
-    non-numeric fields compare by equality."""
+    """Report-on-change, compared with the last values SENT (not the last sample):
 
-    def __init__(self, deadbands, heartbeat_ms):
+    - a number is due once it moved past its deadband and stayed past it for settle_ms
+      (a 25 s motion boost that fades back is not a change of state); a deadband of None
+      never makes a report due (uptime), the field just goes along with the next one;
+    - a countdown field (e.g. a time-to-full in seconds) is compared with its last sent
+      value minus the seconds since: counting down as forecast is not a change;
+    - anything else (a string, a bool, None, a field that appears or goes) is due at once;
+    - the heartbeat period (<= 0: none) makes a report due even without a change."""
+
+    def __init__(self, deadbands, heartbeat_ms, settle_ms=0, countdown=()):
         self.deadbands = deadbands
-        self.heartbeat_ms = heartbeat_ms  # <= 0: no heartbeat
+        self.heartbeat_ms = heartbeat_ms
+        self.settle_ms = settle_ms
+        self.countdown = countdown
         self.last = {}
         self.last_ms = 0
+        self.moved_ms = None  # since when a number has been past its deadband
         self.never = True
 
     def due(self, values, now_ms):
@@ -145,6 +154,7 @@ class Reporter:
         last = self.last
         if len(values) != len(last):
             return True  # a field appeared or went away
+        moved = False
         for k in values:
             if k not in last:
                 return True
@@ -153,17 +163,29 @@ class Reporter:
                 if new != new or old != old:  # NaN: report only entering or leaving it
                     if (new != new) != (old != old):
                         return True
-                elif abs(new - old) > self.deadbands.get(k, 0):
-                    return True
+                    continue
+                band = self.deadbands.get(k, 0)
+                if band is None:
+                    continue
+                if k in self.countdown:
+                    old = old - ticks_diff(now_ms, self.last_ms) // 1000
+                if abs(new - old) > band:
+                    moved = True
             elif new != old or type(new) is not type(old):
                 return True
-        return False
+        if not moved:
+            self.moved_ms = None
+            return False
+        if self.moved_ms is None:
+            self.moved_ms = now_ms
+        return ticks_diff(now_ms, self.moved_ms) >= self.settle_ms
 
     def sent(self, values, now_ms):
         """Record what was just reported (copied: the caller may reuse its dict)."""
         self.last.clear()
         self.last.update(values)
         self.last_ms = now_ms
+        self.moved_ms = None
         self.never = False
 
 

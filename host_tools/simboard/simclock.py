@@ -36,8 +36,9 @@ def on_reset(fn):
 def reset():
     """Pristine board and world: clock 0, no events, no pins or devices, power-on cause."""
     global _now, _boot, _events, _seq, _due, _wdt_deadline, _wdt_timeout, _cause
-    global _wall_offset_us, chip, cpu_hz, rtc_memory, _woke, wake_reason
+    global _wall_offset_us, chip, cpu_hz, rtc_memory, _woke, wake_reason, _caught
     _now = 0
+    _caught = 0
     _boot = 0
     _events = []
     _seq = 0
@@ -73,6 +74,13 @@ def now_ms():
 def now_s():
     """World time in seconds (float): what world functions of time receive."""
     return now_us() / 1_000_000
+
+
+def own_us():
+    """World time less what pacing caught up (host time spent outside sleeps and waits,
+    scaled by the pace): the time the firmware itself asked to pass. Figures that must not
+    depend on how busy the host is (a reply's latency) are taken on this clock."""
+    return now_us() - _caught
 
 
 def boot_us():
@@ -190,6 +198,7 @@ def set_pace(factor):
 
 
 _held = 0.0  # the pace set aside by hold_pace(), 0 when not held
+_caught = 0  # world time added by catch-ups (see own_us)
 
 
 def hold_pace():
@@ -225,10 +234,28 @@ def sync():
 def _catch_up():
     """Paced: real time spent outside sleeps (a blocking socket call, a slow computation)
     passes on the board too, so loop timings and the watchdog see it as they would."""
-    global _now
+    global _now, _caught
     t = _pace_virt0 + int((_real.time_ns() - _pace_real0) / (1000 * _pace))
     if t > _now:
+        _caught += t - _now
         _now = t
+
+
+def pace():
+    """The pace in force (0: unpaced or held)."""
+    return _pace
+
+
+def caught_us():
+    return _caught
+
+
+def waited_since(caught):
+    """What pacing caught up since caught_us() read `caught` was the board waiting (a poll
+    that the host served by waiting on a real socket), not host slowness: own time."""
+    global _caught
+    now_us()
+    _caught = caught
 
 
 def _wait_real(t):

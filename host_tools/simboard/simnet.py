@@ -14,6 +14,15 @@
 #   connects / blocking_connects   connect() calls, and those not on a non-blocking socket
 #   poll_wait_max_ms the longest poll() timeout
 #   dns              getaddrinfo() on a name that is not an IP literal (can block on the chip)
+#   reply_ms         for each PUBLISH that came in (a command...), the board's own time
+#                    (simclock.own_us: host slowness left out) from when its first byte was
+#                    on the socket to the next PUBLISH the firmware wrote (its ack): the
+#                    first few, and their max. Plain sockets only (TLS is opaque here).
+#
+# poll(timeout) is the chip's: it waits on the board's clock (virtual time), returns as soon
+# as a socket is ready, and runs what the world does meanwhile (interrupt handlers), like
+# time.sleep_ms. Paced, it waits on the real socket for the real time that clock span takes,
+# so a broker's bytes end the wait when they arrive; unpaced, only bytes already there do.
 #
 # Why a wrapper and not a subclass of socket.socket: on this port an instance of a Python
 # subclass of the built-in socket reaches select.poll and the TLS layer as the instance, not
@@ -24,6 +33,8 @@
 # stream layer expects.
 import io
 
+import simclock
+import simtime
 import uselect
 import usocket
 
@@ -37,8 +48,13 @@ _seen = []  # which calls were unbounded (first few distinct names)
 
 def reset():
     stats.update(opened=0, timeout_max_ms=0, unbounded=0, connects=0, blocking_connects=0,
-                 poll_wait_max_ms=0, dns=0)
+                 poll_wait_max_ms=0, dns=0, reply_ms=[], reply_max_ms=0)
     del _seen[:]
+    del _live[:]
+
+
+_live = []  # connected sockets, looked at before each sleep (see _look)
+_REPLIES_KEPT = 16
 
 
 reset()
@@ -61,7 +77,47 @@ def figures():
             "sock_unbounded_calls": stats["unbounded"], "sock_unbounded_what": list(_seen),
             "sock_connects": stats["connects"],
             "sock_blocking_connects": stats["blocking_connects"],
-            "poll_wait_max_ms": stats["poll_wait_max_ms"], "dns_lookups": stats["dns"]}
+            "poll_wait_max_ms": stats["poll_wait_max_ms"], "dns_lookups": stats["dns"],
+            "reply_ms": list(stats["reply_ms"]), "reply_max_ms": stats["reply_max_ms"]}
+
+
+def _look():
+    """Note when each connected socket's next bytes were first there (board's own time)."""
+    for s in _live:
+        if s._ready is None and s._readable():
+            s._ready = simclock.own_us()
+
+
+class _Framer:
+    """Follows MQTT packet boundaries in a byte stream, to see where each packet starts."""
+
+    def __init__(self):
+        self.left = 0  # body bytes of the current packet still to come
+        self.head = 0  # 0: next byte starts a packet; >0: reading the length, this shift
+        self.size = 0
+
+    def feed(self, data):
+        """True if a PUBLISH packet starts in data."""
+        pub = False
+        i, n = 0, len(data)
+        while i < n:
+            if self.left:
+                k = min(self.left, n - i)
+                self.left -= k
+                i += k
+                continue
+            b = data[i]
+            i += 1
+            if not self.head:
+                pub = pub or (b & 0xF0) == 0x30
+                self.head, self.size = 1, 0
+                continue
+            self.size |= (b & 0x7F) << (7 * (self.head - 1))
+            if b & 0x80:
+                self.head += 1
+            else:
+                self.head, self.left = 0, self.size
+        return pub
 
 
 def _ip_literal(host):
@@ -85,8 +141,35 @@ class Socket(io.IOBase):
     def __init__(self, *args, _real=None):
         self._s = _real if _real is not None else usocket.socket(*args)
         self._t = None  # None: blocking without limit; 0: non-blocking; else seconds
+        self._ready = None  # own_us when the bytes not yet read were first seen there
+        self._pub = None  # own_us when an incoming PUBLISH not yet answered was there
+        self._rx = _Framer()
+        self._tx = _Framer()
         stats["opened"] += 1
         _patch_ssl()
+
+    def _readable(self):
+        p = uselect.poll()
+        p.register(self._s, uselect.POLLIN)
+        return bool(p.poll(0))
+
+    def _got(self, data):
+        """Bytes read: an incoming PUBLISH starts the reply clock."""
+        if data and self._rx.feed(data) and self._pub is None:
+            self._pub = self._ready if self._ready is not None else simclock.own_us()
+        self._ready = None
+        return data
+
+    def _sent(self, buf, n):
+        if n and self._tx.feed(memoryview(buf)[:n] if n < len(buf) else buf) and \
+                self._pub is not None:
+            ms = (simclock.own_us() - self._pub) // 1000
+            self._pub = None
+            if len(stats["reply_ms"]) < _REPLIES_KEPT:
+                stats["reply_ms"].append(ms)
+            if ms > stats["reply_max_ms"]:
+                stats["reply_max_ms"] = ms
+        return n
 
     def _io(self, what):
         if self._t is None:
@@ -111,6 +194,9 @@ class Socket(io.IOBase):
         if self._t != 0:
             stats["blocking_connects"] += 1
         self._io("connect")
+        if self not in _live:
+            _live.append(self)
+            simtime.sleep_hook = _look
         return self._s.connect(addr)
 
     def accept(self):
@@ -128,11 +214,18 @@ class Socket(io.IOBase):
 
     def read(self, *n):
         self._io("read")
-        return self._s.read(*n)
+        if self._ready is None and self._readable():
+            self._ready = simclock.own_us()
+        return self._got(self._s.read(*n))
 
     def readinto(self, buf, *n):
         self._io("readinto")
-        return self._s.readinto(buf, *n)
+        if self._ready is None and self._readable():
+            self._ready = simclock.own_us()
+        got = self._s.readinto(buf, *n)
+        if got:
+            self._got(memoryview(buf)[:got])
+        return got
 
     def readline(self):
         self._io("readline")
@@ -152,7 +245,7 @@ class Socket(io.IOBase):
 
     def write(self, buf, *n):
         self._io("write")
-        return self._s.write(buf, *n)
+        return self._sent(buf, self._s.write(buf, *n))
 
     # ---- the rest, passed on ----
 
@@ -172,6 +265,8 @@ class Socket(io.IOBase):
         return self  # as the port's own: the socket is its own stream
 
     def close(self):
+        if self in _live:
+            _live.remove(self)
         return self._s.close()
 
     def ioctl(self, req, arg):
@@ -259,18 +354,41 @@ class Poll:
         return self._p.unregister(obj)
 
     def _wait(self, timeout):
+        """True if the wait is the real poll's own (no timeout: as the chip, forever)."""
+        _look()
         if timeout is None or timeout < 0:
             _unbounded("poll")
-        elif timeout > stats["poll_wait_max_ms"]:
+            return True
+        if timeout > stats["poll_wait_max_ms"]:
             stats["poll_wait_max_ms"] = timeout
+        if timeout > 0:
+            self._wait_board(timeout)
+        _look()
+        return False
+
+    def _wait_board(self, timeout):
+        """Wait up to timeout ms of the board's time for a socket to be ready."""
+        end = simclock.now_us() + timeout * 1000
+        while not self._p.poll(0):
+            now = simclock.now_us()
+            if now >= end:
+                return
+            nxt = simclock.next_due_us()
+            stop = end if nxt is None or nxt > end else max(nxt, now)
+            pace = simclock.pace()
+            if pace and stop > now:
+                caught = simclock.caught_us()
+                ready = self._p.poll(int((stop - now) * pace / 1000) + 1)
+                simclock.waited_since(caught)  # the clock caught up: the board waited
+                if ready:
+                    return
+            simclock.run_until_us(stop)
 
     def poll(self, timeout=-1):
-        self._wait(timeout)
-        return self._p.poll(timeout)
+        return self._p.poll(timeout if self._wait(timeout) else 0)
 
     def ipoll(self, timeout=-1, flags=0):
-        self._wait(timeout)
-        return self._p.ipoll(timeout, flags)
+        return self._p.ipoll(timeout if self._wait(timeout) else 0, flags)
 
 
 def poll():

@@ -34,13 +34,22 @@ def ticks_diff(ticks1, ticks2):
     return ((ticks1 - ticks2 + _HALF) & _MASK) - _HALF
 
 
+# Called before each sleep when set (simnet: notes a socket that became readable, so a reply's
+# latency counts from when the data was there, not from when the firmware looked).
+sleep_hook = None
+
+
 def sleep(seconds):
+    if sleep_hook is not None:
+        sleep_hook()
     simclock.advance_us(round(seconds * 1_000_000))
 
 
 def sleep_ms(ms):
     if not isinstance(ms, int):  # the port takes ints only
         raise TypeError("can't convert %s to int" % type(ms).__name__)
+    if sleep_hook is not None:
+        sleep_hook()
     if ms > 0:
         simclock.advance_us(ms * 1000)
 
@@ -48,6 +57,8 @@ def sleep_ms(ms):
 def sleep_us(us):
     if not isinstance(us, int):
         raise TypeError("can't convert %s to int" % type(us).__name__)
+    if sleep_hook is not None:
+        sleep_hook()
     if us > 0:
         simclock.advance_us(us)
 

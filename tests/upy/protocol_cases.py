@@ -163,6 +163,33 @@ def test_reporter_deadband_and_heartbeat():
     assert r2.due({"x": 1}, 500)
 
 
+def test_reporter_settles_numbers_counts_down_and_ignores_none():
+    # The last SENT value is the reference: creeping 0.001 a sample never adds up to a report
+    # until it is past the deadband; a number past it must stay there settle_ms.
+    r = message.Reporter({"fill": 0.02, "ttf_s": 1800, "up": None}, 0, 60000, ("ttf_s",))
+    v = {"fill": 0.5, "ttf_s": 36000, "up": 5, "valve": "closed"}
+    r.sent(v, 0)
+    for i in range(1, 20):
+        assert not r.due({"fill": 0.5 + i * 0.001, "ttf_s": 36000 - i * 60, "up": 5 + i,
+                          "valve": "closed"}, i * 60000)
+    # 19 min later: fill 0.519 (< 0.02 from 0.5), ttf as counted down: nothing due
+    assert r.due({"fill": 0.53, "ttf_s": 34860, "up": 0, "valve": "closed"}, 1200000) is False
+    assert r.due({"fill": 0.53, "ttf_s": 34860, "up": 0, "valve": "closed"}, 1260000)
+    # a boost that is gone again before settling is never reported
+    r.sent(v, 0)
+    assert not r.due(dict(v, fill=0.9), 1000)
+    assert not r.due(v, 30000)
+    assert not r.due(dict(v, fill=0.9), 31000)  # moved again: settles from here
+    assert r.due(dict(v, fill=0.9), 91000)
+    # the forecast itself changed (not the countdown): due once settled
+    r.sent(v, 0)
+    assert not r.due(dict(v, ttf_s=36000 - 600 - 1801), 600000)
+    assert r.due(dict(v, ttf_s=36000 - 660 - 1801), 660000)
+    # strings (a valve, a request) at once; None-banded numbers never
+    assert r.due(dict(v, valve="open"), 1)
+    assert not r.due(dict(v, up=10 ** 6, ttf_s=26000), 10 ** 7)
+
+
 def test_diag_fields():
     d = message.diag_fields(10, -60, 50000, 30000, "power-on", 1500, 2, 0)
     assert d["rssi"] == -60 and d["reset_cause"] == "power-on" and len(d) == 8
