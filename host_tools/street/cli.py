@@ -30,6 +30,9 @@ def add_parser(sub) -> None:
                    help="no live view: a status line every few seconds instead")
     p.add_argument("--monitor", action="store_true",
                    help="open the fleet monitor on the street's broker instead of the view")
+    p.add_argument("--in-process", action="store_true",
+                   help="every agent's decision modules under CPython in this process, for "
+                        "streets too large for one MicroPython per device (docs/street.md)")
     p.add_argument("--broker", choices=("auto", "mosquitto", "mini"), default="auto",
                    help="auto (default): Mosquitto if installed or installable, else the "
                         "pure-Python MiniBroker")
@@ -47,7 +50,8 @@ def run(args) -> int:
     opts = Options(scenario=args.scenario, speed=speed,
                    poles=DEFAULT_POLES if args.poles is None else args.poles,
                    inlets=DEFAULT_INLETS if args.inlets is None else args.inlets,
-                   seed=args.seed, hours=args.hours, out=args.out, broker=args.broker)
+                   seed=args.seed, hours=args.hours, out=args.out, broker=args.broker,
+                   in_process=args.in_process)
     view = LiveView(every_s=5.0) if not args.no_live and not args.monitor else \
         LiveView(out=_NotATty(sys.stdout), every_s=5.0)
     try:

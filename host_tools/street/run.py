@@ -253,9 +253,12 @@ def host_busy_s() -> tuple[float, float] | None:
 class Options:
     def __init__(self, scenario=scn.DEFAULT, speed=DEFAULT_SPEED, poles=DEFAULT_POLES,
                  inlets=DEFAULT_INLETS, seed=0, hours=None, out="out", broker="auto",
-                 heap=DEVICE_HEAP):
+                 heap=DEVICE_HEAP, in_process=False):
         self.scenario, self.speed, self.poles, self.inlets = scenario, speed, poles, inlets
         self.seed, self.hours, self.out, self.broker, self.heap = seed, hours, out, broker, heap
+        # The firmware's decision modules under CPython, every agent in this process
+        # (host_tools/street/inprocess.py; docs/street.md says what differs from the boards).
+        self.in_process = in_process
 
 
 class Run:
@@ -271,6 +274,7 @@ class Run:
                                  seed=opts.seed, hours=opts.hours)
         self.world = world.build(self.scenario)
         self.devices: dict[str, Device] = {}
+        self.inproc = None  # the in-process street (opts.in_process)
         self.broker: BrokerBox | None = None
         self.station = None
         self.watcher: Watcher | None = None
@@ -320,6 +324,13 @@ class Run:
         self.phase = "booting devices"
         self._cpu0 = host_busy_s()
         self._t0 = time.monotonic()
+        if opts.in_process:
+            from . import inprocess
+
+            self.inproc = inprocess.InProcessStreet(s, self.world, "127.0.0.1",
+                                                    self.broker.port, opts.speed,
+                                                    real0_ns=real0, station=False).start()
+            return
         roles = {d: "streetlight" for d, _ in self.world.poles}
         roles.update({d: "inlet" for d, _ in self.world.inlets})
         for dev_id, folder in folders.items():
@@ -420,6 +431,9 @@ class Run:
             deadline = time.monotonic() + END_GRACE_S
             while time.monotonic() < deadline and any(d.alive() for d in self.devices.values()):
                 time.sleep(0.1)
+        if self.inproc is not None:
+            self.inproc.stop()
+            self.inproc.join()
         for d in self.devices.values():
             d.interrupt()
         for d in self.devices.values():
@@ -446,6 +460,11 @@ class Run:
         s, clock = self.scenario, self.clock
         histories = {d.id: h for d in self.devices.values()
                      if (h := d.history(s["end_wall"])) is not None}
+        if self.inproc is not None:
+            histories = {k: trim_history(h, s["end_wall"])
+                         for k, h in self.inproc.histories().items()}
+            for k, h in histories.items():  # where a board writes its own: one place to look
+                (self.out / "devices" / k / "history.json").write_text(json.dumps(h))
         score = account.score(s, self.world, histories)
         run_wall = self._wall_s
         reached_wall = min(s["end_wall"], clock.wall(self._end_ns)) if clock else s["start_wall"]

@@ -8,6 +8,8 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 from host_tools import cli
 from host_tools.street import scenario as scn
 
@@ -94,12 +96,17 @@ def md_count(md: str, name: str) -> int:
     raise AssertionError(f"no row {name!r} in report.md")
 
 
-def test_short_demo_report_matches_the_runs_own_records(tmp_path, capsys):
+@pytest.mark.parametrize("mode", ["boards", "in-process"])
+def test_short_demo_report_matches_the_runs_own_records(tmp_path, capsys, mode):
+    """boards: one MicroPython process per device, each writing its history.json;
+    in-process: the firmware's decision modules under CPython in the runner's process, which
+    writes their histories where the boards write theirs."""
     out = tmp_path / "out"
     path = short_scenario(tmp_path)
     rc = cli.main(["demo", "--scenario", str(path), "--poles", "2", "--inlets", "1",
                    "--hours", str(HOURS), "--speed", str(SPEED), "--seed", "3",
-                   "--out", str(out), "--no-live", "--broker", "mosquitto"])
+                   "--out", str(out), "--no-live", "--broker", "mosquitto"]
+                  + (["--in-process"] if mode == "in-process" else []))
     printed = capsys.readouterr().out
     assert rc == 0, printed
     assert f"report: {out / 'report.md'}" in printed
