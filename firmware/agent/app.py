@@ -48,11 +48,12 @@ CRASH_FILE = "crash.txt"  # agent.files.CRASH_FILE
 _safe = False
 _limits = None
 _failsafe = None  # safe mode's lamp PWM, held here so it outlives a crashed safe agent
+_BOARD_DOCS = ("notes", "title", "memory", "chip")  # board.json keys for people and tools
 
 
 class Agent:
     def __init__(self, root=""):
-        global _limits, _safe
+        global _limits, _safe, _failsafe
         from agent import crashloop, files
 
         self.root = root
@@ -62,16 +63,19 @@ class Agent:
         self.safe = _safe = self.crash["safe"]
         self.crash_report = crashloop.event(self.crash) if self.crash["new"] else None
         self.loaded = files.load_all(root)
-        self.board = self.loaded["board"]
+        board = self.board = self.loaded["board"]
+        if board is not None:  # kept for the agent's life: only what it reads after boot
+            for k in _BOARD_DOCS:  # (the people's notes stay in board.json: ~1.9 KB)
+                board.pop(k, None)
         self.cfg = self.loaded["config"]
         self.secrets = self.loaded["secrets"]
         self.role = self.cfg["device"]["role"] if self.cfg else None
         _limits = self.crash_limits = crashloop.limits(self.cfg)
-        del files, crashloop  # the validators are done: let go of them, room for the role
+        self.hal = hal.Hal(board)  # closes an inlet's valve first of all
+        if self.safe:  # before anything else can fail (agent.files: loaded at boot only)
+            _failsafe = files.failsafe_lamp(board, self.cfg)
+        del files, crashloop, board  # the validators are done: let go of them, room for the role
         self.shed()
-        self.hal = hal.Hal(self.board)  # closes an inlet's valve first of all
-        if self.safe:
-            _failsafe_lamp(self.board, self.cfg)  # before anything else can fail
         # Degraded: something is missing or invalid (or safe mode). The loop still runs (so
         # does the role when the config and board allow it, never in safe mode), the LED
         # blinks fast and the problems are printed.
@@ -296,24 +300,6 @@ class Agent:
         if sched.poked:
             sched.poked = False
             sched.wake(sched.poked_name, time.ticks_ms())
-
-
-def _failsafe_lamp(board, cfg):
-    """Safe mode on a streetlight: the lamp steady at light.failure_level_pct, the last rung
-    of the fail-safe ladder (no normal control, so never dark). Without a usable config, the
-    schema's defaults (full output, a non-inverted driver)."""
-    global _failsafe
-    pin = board["pins"].get("lamp_pwm") if board else None
-    if pin is None or (cfg is not None and cfg["device"]["role"] != "streetlight"):
-        return
-    import machine
-
-    from agent import output
-
-    light = cfg["light"] if cfg else {"failure_level_pct": 100, "curve": "log",
-                                      "invert_output": False, "pwm_hz": 5000}
-    _failsafe = machine.PWM(machine.Pin(pin), freq=light["pwm_hz"], duty_u16=output.duty_u16(
-        light["failure_level_pct"], light["curve"], light["invert_output"]))
 
 
 def _in_safe_mode(root):

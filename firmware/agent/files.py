@@ -140,6 +140,24 @@ def record_crash(root, exc, where, up_s, limits=None):
     return rec
 
 
+def failsafe_lamp(board, cfg):
+    """Safe mode on a streetlight (agent.app): the lamp steady at light.failure_level_pct, the
+    last rung of the fail-safe ladder (no normal control, so never dark); the PWM, or None
+    off a streetlight. Here, not in agent.app: loaded only at boot, not resident. Without a
+    usable config, the schema's defaults (full output, a non-inverted driver)."""
+    pin = board["pins"].get("lamp_pwm") if board else None
+    if pin is None or (cfg is not None and cfg["device"]["role"] != "streetlight"):
+        return None
+    import machine
+
+    from agent import output
+
+    light = cfg["light"] if cfg else {"failure_level_pct": 100, "curve": "log",
+                                      "invert_output": False, "pwm_hz": 5000}
+    return machine.PWM(machine.Pin(pin), freq=light["pwm_hz"], duty_u16=output.duty_u16(
+        light["failure_level_pct"], light["curve"], light["invert_output"]))
+
+
 def crash_text(root=""):
     """The last crash's traceback from the flash, or None."""
     try:

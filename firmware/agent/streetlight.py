@@ -25,6 +25,8 @@ MAX_LUX = const(150000)  # above full sunlight: a reading like that is a fault, 
 # A neighbour's announcement this recent tells which way someone seen here is going.
 _HEARD_MS = const(60000)
 _SAME_POLE_M = 1.0  # positions this close count as one pole when learning the nearest
+_HEARD = const(2)  # Streetlight._ahead: when each side was heard, from this index
+_ON = const(4)  # ... and whether that still counts
 
 
 class Streetlight:
@@ -34,9 +36,8 @@ class Streetlight:
         self.lux_filter = sensing.LuxFilter(5)
         self.switch = sensing.DuskDawn(light["on_lux"], light["off_lux"],
                                        light["switch_delay_s"] * 1000, now_ms)
-        # Health rules of the sensor fitted (the other object is small and stays unused).
-        self.adc_health = sensing.AdcLightHealth()
-        self.i2c_health = sensing.I2cLightHealth()
+        # Health rules of the sensor fitted (only its own: less heap, one attribute fewer).
+        self.health = sensing.I2cLightHealth() if sensor == "i2c" else sensing.AdcLightHealth()
         self.light_quality = sensing.OK
         self.motion = sensing.Motion(light["motion_debounce_ms"])
         self.dimmer = Dimmer(light)
@@ -74,9 +75,12 @@ class Streetlight:
         # Light-ahead. The shell sets `linked` before each step: True while the broker link
         # is up and the pole has a group, i.e. while neighbours can warn it.
         self.linked = False
-        self._near = [0.0, 0.0]  # distance to the nearest neighbour heard, below / above
-        self._heard = [0, 0]  # when that side last announced someone heading here
-        self._heard_on = [False, False]  # ... and whether that is recent enough to count
+        # One fixed record for both sides (below, above), made once: [near_below, near_above,
+        # heard_below, heard_above, on_below, on_above]: the distance to the nearest
+        # neighbour heard, when that side last announced someone heading here, and whether
+        # that is recent enough to count. One list, not three (this object is built at the
+        # boot's peak on the chip).
+        self._ahead = [0.0, 0.0, 0, 0, False, False]
         self.heading = 0  # which way the last person seen here goes: +1 up, -1 down, 0 unknown
 
     # ---- inputs between steps ----
@@ -104,22 +108,24 @@ class Streetlight:
         dist = abs(d)
         if dist > light["ahead_reach_m"] or dist < _SAME_POLE_M:
             return False
-        near = self._near[side]
+        rec = self._ahead
+        near = rec[side]
         if near == 0 or dist < near:
-            self._near[side] = dist
+            rec[side] = dist
         elif dist > near + _SAME_POLE_M:
             return False  # a pole further on: its walker reaches the nearer one first
         if heading and (heading > 0) == (side == 1):
             return False  # going away from this pole
-        self._heard[side] = now_ms
-        self._heard_on[side] = True
+        rec[_HEARD + side] = now_ms
+        rec[_ON + side] = True
         self.dimmer.ahead(now_ms, side, self._late())
         return True
 
     def _recent(self, side, now_ms):
-        if self._heard_on[side] and ticks_diff(now_ms, self._heard[side]) > _HEARD_MS:
-            self._heard_on[side] = False
-        return self._heard_on[side]
+        rec = self._ahead
+        if rec[_ON + side] and ticks_diff(now_ms, rec[_HEARD + side]) > _HEARD_MS:
+            rec[_ON + side] = False
+        return rec[_ON + side]
 
     def override(self, level_pct, duration_s, now_ms):
         return self.dimmer.override(level_pct, duration_s, now_ms)
@@ -186,9 +192,9 @@ class Streetlight:
         else:
             bad = None
         if self.sensor == "i2c":
-            q = self.i2c_health.update(lux if bad is None else bad, now_ms, dark_by_clock)
+            q = self.health.update(lux if bad is None else bad, now_ms, dark_by_clock)
         else:
-            q = self.adc_health.update(raw, now_ms, dark_by_clock, lux if bad is None else bad)
+            q = self.health.update(raw, now_ms, dark_by_clock, lux if bad is None else bad)
         if q != self.light_quality:
             self.events.append(("light_sensor", {"quality": q}))
             self.light_quality = q

@@ -45,9 +45,10 @@ class TimeSync:
     def __init__(self, cfg, now_ms, event=None):
         sntp = _sntp()
         self.servers = sntp.servers(cfg["servers"])
-        self.req = sntp.request()
         _let_go()
-        self.buf = bytearray(len(self.req))
+        # The request and the reply's buffer exist only during an attempt (made by _ask,
+        # dropped by _close): 2 x 48 bytes not held for the hours between syncs.
+        self.req = self.buf = None
         self.period_ms = cfg["sync_h"] * 3600000
         self.timeout_ms = cfg["timeout_ms"]
         self.jump_ms = cfg["jump_s"] * 1000
@@ -98,7 +99,10 @@ class TimeSync:
             addr = socket.getaddrinfo(host, port, socket.AF_INET)[0][-1]
             s = self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.setblocking(False)
-            _sntp().stamp(self.req, random.getrandbits)
+            sntp = _sntp()
+            self.req = req = sntp.request()
+            self.buf = bytearray(len(req))
+            sntp.stamp(req, random.getrandbits)
             s.sendto(self.req, addr)
             self.sent_at = now_ms
         except Exception as e:
@@ -155,6 +159,7 @@ class TimeSync:
 
     def _close(self):
         s, self.sock = self.sock, None
+        self.req = self.buf = None
         if s is not None:
             try:
                 s.close()

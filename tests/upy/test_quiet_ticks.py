@@ -138,7 +138,8 @@ def test_quiet_day_without_place():
 
 def test_quiet_night_without_place():
     grew, p, _ = _quiet_control(None, None, 22, 0, 300)  # dark at 23:00 local
-    assert p.core.on and p.core.level == 60
+    # No broker here, so no light-ahead: an unlinked pole keeps the class (late_boost_pct).
+    assert p.core.on and p.core.level == p.core.light["late_boost_pct"] == 65
     _check(grew, "night, no place")
 
 
@@ -150,7 +151,7 @@ def test_quiet_day_with_place():
 
 def test_quiet_night_with_place():
     grew, p, _ = _quiet_control(AMSTERDAM[0], AMSTERDAM[1], 22, 0, 300)
-    assert p.core.on and p.core.dark_by_clock and p.core.level == 60
+    assert p.core.on and p.core.dark_by_clock and p.core.level == 65  # unlinked: the class
     _check(grew, "night, with place")
 
 
