@@ -338,6 +338,18 @@ def street_figures(args, runs) -> tuple[dict, dict, dict | None]:
     return light, coll, air
 
 
+def _section(figs: dict, name: str, fn):
+    """fn()'s figures, or None with figs["failed"][name] saying why: one part failing must
+    not lose the others (the page says what is missing)."""
+    try:
+        return fn()
+    except (Exception, SystemExit) as e:  # noqa: BLE001
+        why = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+        figs.setdefault("failed", {})[name] = why
+        _say(f"  {name} failed: {why}")
+        return None
+
+
 def main(argv=None) -> int:
     import datetime
     import time
@@ -357,14 +369,17 @@ def main(argv=None) -> int:
     figs["responsiveness"] = {"link_faults": ex["link_faults"],
                               "fault_runs": 1 if args.quick else 3}
     _say("one agent: CPU at real time and speed-ups ...")
-    cpu_rows = oneagent.cpu(speeds=(1, 10, 100), seconds=6 if args.quick else 15, say=_say)
+    cpu_rows = _section(figs, "one_agent", lambda: oneagent.cpu(
+        speeds=(1, 10, 100), seconds=6 if args.quick else 15, say=_say)) or []
     _say("one agent: motion-to-PWM and command-to-ack at real time ...")
-    figs["responsiveness"]["latency"] = oneagent.latency(seconds=20 if args.quick else 40)
+    figs["responsiveness"]["latency"] = _section(figs, "latency", lambda: oneagent.latency(
+        seconds=20 if args.quick else 40))
     _say("coordinator: 10,000 inlets in-process ...")
     figs["scale"] = {"one_agent": cpu_rows,
                      "agents": scale.agents_per_machine(cpu_rows, os.cpu_count() or 1),
-                     "coordinator": scale.coordinator_throughput(rounds=1 if args.quick
-                                                                 else 5)}
+                     "coordinator": _section(figs, "coordinator",
+                                             lambda: scale.coordinator_throughput(
+                                                 rounds=1 if args.quick else 5))}
     runs = set() if args.no_street else \
         {r for r in STREET_RUNS if not args.quick or r[0] == "residential"}
     figs["lighting"], figs["collection"], figs["airtime"] = street_figures(args, runs)
@@ -372,9 +387,10 @@ def main(argv=None) -> int:
         figs["chip_missing"] = "--quick" if args.quick else "--no-chip"
     else:
         _say("chip: heap figures on the chip-like interpreter (bisection, a few minutes) ...")
-        figs["chip"] = chip.run()
-        for line in chip.lines(figs["chip"]):
-            _say(line)
+        figs["chip"] = _section(figs, "chip", chip.run)
+        if figs["chip"]:
+            for line in chip.lines(figs["chip"]):
+                _say(line)
     figs["elapsed_s"] = round(time.monotonic() - t0, 1)
     report.write(figs, md, js)
     for g in figs["goals"]:

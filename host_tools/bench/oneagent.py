@@ -47,7 +47,7 @@ def proc_cpu_s(pid: int) -> float | None:
 def _street(one_pole_cfg=None):
     raw = json.loads(scn.path_of(SCENARIO).read_text())
     if one_pole_cfg:
-        raw["device_config"]["light"].update(one_pole_cfg)
+        raw.setdefault("device_config", {}).setdefault("light", {}).update(one_pole_cfg)
     return scn.build(raw, poles=1, inlets=0, source=str(scn.path_of(SCENARIO)))
 
 

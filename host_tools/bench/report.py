@@ -237,7 +237,8 @@ def _chip(figs):
     ch = figs.get("chip")
     out = ["## Chip", ""]
     if not ch:
-        return out + [f"Not measured in this run ({figs.get('chip_missing', 'skipped')}).", ""]
+        why = figs.get("chip_missing") or (figs.get("failed") or {}).get("chip", "skipped")
+        return out + [f"Not measured in this run ({why}).", ""]
     out += ["The chip-like interpreter (32-bit, float32), host_tools/bench/chip.py: the "
             "smallest GC heap each role lives a simulated day in, heap once started, bytes "
             "a quiet loop pass allocates (the simulated board's pins and clock included), "
@@ -369,6 +370,9 @@ def markdown(figs: dict) -> str:
            "## Goals (issue 14)", ""]
     out += _table(["goal", "reached", "status"],
                   [[g["goal"], g["reached"], g["status"]] for g in figs["goals"]]) + [""]
+    if figs.get("failed"):
+        out += ["## Parts that failed in this run", ""]
+        out += [f"- {k}: {v}" for k, v in figs["failed"].items()] + [""]
     for part in (_lighting, _collection, _chip, _responsiveness, _airtime, _scale, _speed):
         out += part(figs)
     return "\n".join(out).rstrip() + "\n"
