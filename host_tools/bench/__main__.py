@@ -214,6 +214,9 @@ def parse_args(argv):
                    help="where the raw figures go (default bench.json beside the page)")
     p.add_argument("--out", default=str(ROOT / "out" / "bench"),
                    help="work folder for the street runs' devices (default out/bench)")
+    p.add_argument("--from-json", metavar="JSON",
+                   help="measure nothing: write the page again from an earlier run's raw "
+                        "figures (e.g. after a change to the page's layout)")
     a = p.parse_args(argv)
     if not 1 <= a.speed <= 5000:
         p.error(f"--speed: must be within 1..5000, got {a.speed:g}")
@@ -360,6 +363,15 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     md = Path(args.md)
     js = Path(args.json) if args.json else md.with_name("bench.json")
+    if args.from_json:
+        try:
+            figs = json.loads(Path(args.from_json).read_text())
+            figs["machine"]  # noqa: B018  a bench.json has one
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SystemExit(f"--from-json {args.from_json}: not a bench.json ({e})") from None
+        report.write(figs, md, js)
+        _say(f"wrote {md} and {js} from {args.from_json} (nothing measured)")
+        return 0
     figs: dict = {"command": "make bench" + (" (--quick)" if args.quick else ""),
                   "generated": datetime.datetime.now(datetime.timezone.utc).strftime(
                       "%Y-%m-%d %H:%M UTC"), "quick": args.quick,

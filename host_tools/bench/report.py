@@ -279,6 +279,26 @@ def _responsiveness(figs):
     return out
 
 
+def _street_config_note() -> str:
+    """How the street runner's device config (host_tools.street.devices) differs from the
+    firmware's defaults in the settings that move airtime."""
+    from agent import config
+    from host_tools.street import devices
+    from host_tools.street import scenario as scn
+
+    s = scn.load("residential")
+    pid = scn.pole_ids(s)[0][0]
+    street = config.load(devices.config_for(s, pid, "h", 1883))
+    default = config.load({"device": {"id": pid, "role": "streetlight"}, "mqtt": {"host": "h"}})
+    diffs = [f"{sec}.{k} {street[sec][k]} (default {default[sec][k]})"
+             for sec in ("loop", "mqtt") for k in sorted(street[sec])
+             if k not in ("host", "port", "group", "wdt_ms") and
+             street[sec][k] != default[sec].get(k)]
+    return ("The street's device config differs from the firmware's defaults in: " +
+            ", ".join(diffs) + "." if diffs else
+            "The street's devices run the firmware's default link and loop settings.")
+
+
 def _airtime(figs):
     a = figs.get("airtime")
     out = ["## Airtime", ""]
@@ -290,10 +310,9 @@ def _airtime(figs):
             "(retained replays not counted; MQTT headers, pings and TCP/TLS not included) "
             f"over {a['covered_h']} scenario hours, scaled to a day, per device of each role. "
             "Group topics (peer light-ahead, the station's grants) are shared out over the "
-            "role's devices. The runner's device config differs from the firmware defaults "
-            "in loop.heartbeat_s (3600 s, default 300 s) and mqtt.keepalive_s (30 s, default "
-            "60 s); a run faster than real time also reconnects more (each reconnect resends "
-            "status and state).", ""]
+            f"role's devices. {_street_config_note()} A run faster than real time may also "
+            "reconnect more than a real street would (host stalls are minutes of scenario "
+            "time).", ""]
     for role in ("streetlight", "inlet"):
         chans = a.get(role)
         if not chans:

@@ -81,3 +81,21 @@ def test_airtime_counts_topic_and_payload_per_role_and_channel():
     assert sl["group/peer"] == {"msgs": 1, "bytes_per_device_day": 100}
     assert sl["total_up"]["bytes_per_device_day"] == 300
     assert f["state_msg_bytes"] == 100
+
+
+def test_the_page_again_from_raw_figures_measures_nothing(tmp_path):
+    from host_tools.bench.__main__ import main
+
+    figs = _figs(lighting={"residential": _light(missing="not run")})
+    report.write(figs, tmp_path / "A.md", tmp_path / "a.json")
+    assert main(["--from-json", str(tmp_path / "a.json"), "--md", str(tmp_path / "B.md")]) == 0
+    assert (tmp_path / "B.md").read_text() == (tmp_path / "A.md").read_text().replace(
+        "raw figures in a.json", "raw figures in bench.json")
+    (tmp_path / "bad.json").write_text("[1]")
+    try:
+        main(["--from-json", str(tmp_path / "bad.json"), "--md", str(tmp_path / "C.md")])
+    except SystemExit as e:
+        assert "not a bench.json" in str(e)
+    else:
+        raise AssertionError("a bad file must be refused")
+    assert not (tmp_path / "C.md").exists()
