@@ -20,12 +20,14 @@ from host_tools.upy import FIRMWARE, ROOT
 
 DEPLOYS = ("frozen", "mpy")
 DAY_SCRIPT = ROOT / "host_tools" / "bench" / "day_upy.py"
-# KB of GC heap a role needs, as deployed (proven by tests/test_chip.py).
+# KB of GC heap a role needs, as deployed (proven by tests/test_chip.py): the measured
+# minimum to 1 KB over the test's day, with SNTP sync, the crash-loop record and light-ahead
+# in (1 KB less fails). The .mpy figures grew with the day's new code (bytecode in the heap).
 NEED_KB = {
-    ("streetlight", "frozen"): 48,
+    ("streetlight", "frozen"): 49,
     ("inlet", "frozen"): 52,
-    ("streetlight", "mpy"): 120,
-    ("inlet", "mpy"): 124,
+    ("streetlight", "mpy"): 127,
+    ("inlet", "mpy"): 130,
 }
 # What the chip-fit work aims at: inside the ESP32's first heap area, and a stock image.
 GOAL_KB = {"frozen": 48, "mpy": 112}

@@ -191,10 +191,11 @@ class Streetlight:
             bad, lux = lux, None
         else:
             bad = None
+        seen = lux if bad is None else bad
         if self.sensor == "i2c":
-            q = self.health.update(lux if bad is None else bad, now_ms, dark_by_clock)
-        else:
-            q = self.health.update(raw, now_ms, dark_by_clock, lux if bad is None else bad)
+            q = self.health.update(seen, now_ms, dark_by_clock)
+        else:  # the ADC's rules (AdcLightHealth) take the raw reading too
+            q = self.health.update(raw, now_ms, dark_by_clock, seen)  # type: ignore
         if q != self.light_quality:
             self.events.append(("light_sensor", {"quality": q}))
             self.light_quality = q
