@@ -48,6 +48,8 @@ class Counter:
         self.devices: dict = {}  # id -> role
         self.errors: dict = {}  # diag link_error -> times seen changed
         self.last_error: dict = {}
+        self.last_state: dict = {}
+        self.changed: dict = {}  # role.field -> state messages where it changed
         self.client = None
 
     def start(self, port: int) -> None:
@@ -92,6 +94,23 @@ class Counter:
                     self.opens[device] = self.opens.get(device, 0) + 1
                 if kind == "diag":
                     self._note_error(device, msg.payload)
+                if kind == "state":
+                    self._note_change(role, device, msg.payload)
+
+    def _note_change(self, role: str, device: str, payload: bytes) -> None:
+        """Which state fields changed from the device's previous state message."""
+        try:
+            new = json.loads(payload)
+        except ValueError:
+            return
+        old = self.last_state.get(device)
+        self.last_state[device] = new
+        if old is None:
+            return
+        for k in new:
+            if k not in ("seq", "ts", "up") and new.get(k) != old.get(k):
+                key = f"{role}.{k}"
+                self.changed[key] = self.changed.get(key, 0) + 1
 
     def _note_error(self, device: str, payload: bytes) -> None:
         try:
@@ -122,6 +141,7 @@ class Counter:
                 reopen = sum(max(0, self.opens.get(d, 0) - 1) for d in devs)
                 chans["reconnects_per_device_day"] = round(reopen * day / len(devs), 1)
             out["link_errors_seen"] = dict(self.errors)
+            out["state_fields_changed"] = dict(sorted(self.changed.items()))
         return out
 
 

@@ -108,6 +108,11 @@ class Comms:
         return True
 
     def publish_state(self, now_ms, force=False):
+        rep = self.state_reporter
+        if not rep.deadbands:
+            # The role is built after comms: its deadbands are asked for once it exists
+            # (taken at boot they were none, so every 0.001 of fill was a change).
+            rep.deadbands = self.agent.state_deadbands()
         st = self.agent.state()
         if (force or self.state_reporter.due(st, now_ms)) and \
                 self.link.publish(self.topics.state, self._stamp(st, now_ms), True):

@@ -65,7 +65,7 @@ CONFIG = {
         # The loop's heartbeat: console line, collection, and the check for a diag to send.
         "heartbeat_s": ("int", 300, 10, 86400, _ALL),
         # One telemetry summary (the latest reading, counters since boot) per this period.
-        "telemetry_s": ("int", 900, 10, 86400, _ALL),
+        "telemetry_s": ("int", 3600, 10, 86400, _ALL),
         # diag goes out when a counter or the link error changed (checked each heartbeat),
         # else once per this period.
         "diag_s": ("int", 21600, 60, 604800, _ALL),
