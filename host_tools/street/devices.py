@@ -46,7 +46,9 @@ def config_for(s, device_id, broker_host, broker_port):
             "signed_cmds": True, "connect_timeout_s": 5, "backoff_max_s": 30}
     # The simulation runs many times faster than real time: a host stall of 10 ms is
     # seconds on the board, which a real watchdog would take for a stuck loop.
-    loop = {"wdt_ms": 0, "heartbeat_s": 3600}
+    # Telemetry every scenario minute (the default is hourly, for airtime): the live view
+    # and its "fell behind" figure read it.
+    loop = {"wdt_ms": 0, "heartbeat_s": 3600, "telemetry_s": 60}
     # The scenario sets every board's wall clock: no SNTP (nor DNS lookups) in a simulation.
     clock = {"servers": ""}
     dc = s["device_config"]

@@ -63,7 +63,9 @@ class Watcher:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         base = f"{self.prefix}/{self.site}/+/+/"
-        client.subscribe([(base + ch, 1) for ch in ("status", "state", "telemetry", "event")])
+        client.subscribe([(base + ch, 1) for ch in ("status", "state", "telemetry", "event")] +
+                         # a pole's motion goes to its neighbours (light-ahead), not as an event
+                         [(f"{self.prefix}/{self.site}/streetlight/group/+/peer", 0)])
 
     def _on_message(self, client, userdata, msg):
         parts = topics.parse(msg.topic)
@@ -71,6 +73,12 @@ class Watcher:
             return
         _, _, kind, dev, _, channel = parts
         arrived = self.clock.wall()
+        if dev is None and channel == "peer":  # light-ahead: {"event": "motion", "id": pole}
+            obj, _ = message.decode(bytes(msg.payload)) if msg.payload else (None, "empty")
+            if obj is not None and obj.get("event") == "motion":
+                dev, channel = obj.get("id"), "motion"
+            else:
+                return
         with self.lock:
             self.messages += 1
             if channel == "status":
@@ -112,7 +120,7 @@ class Watcher:
                 row["level"] = obj["level"]
             if type(ts) is int:
                 self._period(dev, ts)
-        elif channel == "event" and obj.get("event") == "motion":
+        elif channel == "motion":
             row["motion_at"] = ts
             row["detections"] += 1
 
