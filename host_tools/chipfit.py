@@ -22,10 +22,12 @@ DEPLOYS = ("frozen", "mpy")
 DAY_SCRIPT = ROOT / "host_tools" / "bench" / "day_upy.py"
 # KB of GC heap a role needs, as deployed (proven by tests/test_chip.py): the measured
 # minimum to 1 KB over the test's day, with SNTP sync, the crash-loop record and light-ahead
-# in (1 KB less fails). The .mpy figures grew with the day's new code (bytecode in the heap).
+# in (1 KB less fails; the inlet's frozen 52 KB lived most days but once ran out at the day's
+# end: the simulated day is not bit-for-bit repeatable). The .mpy figures grew with the
+# day's new code (bytecode in the heap).
 NEED_KB = {
     ("streetlight", "frozen"): 49,
-    ("inlet", "frozen"): 52,
+    ("inlet", "frozen"): 53,
     ("streetlight", "mpy"): 127,
     ("inlet", "mpy"): 130,
 }
