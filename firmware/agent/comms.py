@@ -144,10 +144,11 @@ class Comms:
         return True
 
     def _on_up(self, now_ms):
-        # After every (re)connect: the broker still holds the retained state, so it goes
-        # again only if it changed (the first connect after boot always sends it); diag
+        # After every (re)connect, the state once: a broker restarted without persistence
+        # has lost the retained copy, and an operator's view must not stay empty until the
+        # next change (one message per reconnect; a healthy link reconnects rarely). diag
         # goes because the reconnect count changed.
-        self.publish_state(now_ms)
+        self.publish_state(now_ms, force=True)
         self.publish_diag(now_ms)
         up = getattr(self.agent, "link_up", None)  # e.g. the last crash, published once
         if up is not None:

@@ -218,3 +218,24 @@ def test_any_topic_and_payload_never_escape(comms_mod, tmp_path, topic, payload)
     agent, c = make(comms_mod, tmp_path, signed=True)
     c._handle(topic, payload, 1000)  # must not raise
     assert all(t == c.topics.cmd_ack for t, _ in c.link.events)
+
+
+def test_state_goes_once_after_every_reconnect_and_not_between(comms_mod, tmp_path):
+    """The broker retains state, but one restarted without persistence has lost it: after
+    each (re)connect the state goes once, so a dashboard is never left empty; between
+    reconnects an unchanged state is not sent again."""
+    agent, c = make(comms_mod, tmp_path, signed=True)
+    agent.diag_numbers = lambda: {"uptime_s": 1, "heap_free": 1, "heap_max_block": 1,
+                                  "reset_cause": 1, "loop_us_max": 1}
+    c.link.rssi = lambda: -60
+    c.link.outbox = types.SimpleNamespace(dropped=0)
+    c.link.oversize = 0
+
+    def states():
+        return [t for t, _ in c.link.published if t == c.topics.state]
+
+    for n, now in enumerate((1000, 90_000, 400_000), start=1):
+        c._on_up(now)
+        assert len(states()) == n
+        c.publish_state(now + 70_000)  # nothing changed since: nothing more
+        assert len(states()) == n
