@@ -106,12 +106,18 @@ class Inlet:
         if quality != self.quality:
             self.events.append(("ranger", {"quality": quality}))
             self.quality = quality
-        if distance_m is None or quality != ranging.OK:
+        if quality == ranging.BLIND:
+            # Waste nearer than the blind zone: at least as full as a surface at blind_m,
+            # which is at or above full (the config keeps full_m outside the blind zone). An
+            # overfull bin must ask, not go quiet; a hand is a spike the median drops.
+            lv = self.level_cal.level(self.level_cal.blind_m)
+        elif distance_m is None or quality != ranging.OK:
             self.bad_in_row += 1
             self.forecast.add(now_ms, None)
             return
+        else:
+            lv = self.level_cal.level(distance_m)
         self.bad_in_row = 0
-        lv = self.level_cal.level(distance_m)
         if self.discharge.phase == CHECKING:
             self.fresh = lv  # the level check after a discharge takes this one reading
             return

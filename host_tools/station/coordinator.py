@@ -5,12 +5,17 @@ Each pipe branch runs its own cycle:
     fan off --demand--> spin-up --vacuum ready--> granting, one inlet at a time
         --nothing left for rundown_s--> fan off
 
-- Demand (what starts a fan): an online inlet asking "must", or asking "may" with a predicted
-  time to full, less its error, under start_ttf_s (default 1 h: it would be "must" before a
-  separate run could be justified anyway).
-- During a run the must-go inlets are emptied first, then (batching) every may-go inlet of the
-  branch, each group by priority (high first) then predicted time to full (soonest first).
-  One fan start then serves many discharges, which is where the energy goes.
+- Demand (what starts a fan): an online inlet asking "must"; or start_may inlets of the
+  branch asking at once (several bins at their may-go level are a run's worth); or, if
+  start_ttf_s is set, a "may" inlet whose forecast is sure to reach full within it (the
+  predicted time to full PLUS its error under start_ttf_s). A lone "may" does not start a
+  fan: it waits to be taken along. Starting a run before something must go only empties
+  bins earlier, so over a day it means more runs, not fewer (measured: docs/inlet.md).
+  An uncertain forecast is no reason to run: the inlet asks "must" in time by itself.
+- During a run the must-go inlets are emptied first, then (batching) the may-go inlets of the
+  branch at or above the take-along level (take_along, on the fillingLevel they report),
+  each group by priority (high first) then predicted time to full (soonest first). One fan
+  start then serves many discharges, which is where the energy goes.
 - One grant outstanding per branch: from its send until the inlet reports closed, done or
   aborted for that cycle, or until confirm_s passes ("no_confirm" alarm, a revoke, and nobody
   else is granted for guard_s because that valve may still be open). After a discharge that
@@ -64,7 +69,7 @@ class _Grant:
 
 class _Inlet:
     __slots__ = ("id", "branch", "online", "request", "priority", "ttf_s", "ttf_err_s",
-                 "state_ms", "fresh", "phase", "fails", "skip_until", "last_cycle")
+                 "level", "state_ms", "fresh", "phase", "fails", "skip_until", "last_cycle")
 
     def __init__(self, inlet_id):
         self.id = inlet_id
@@ -74,6 +79,7 @@ class _Inlet:
         self.priority = 0
         self.ttf_s = None
         self.ttf_err_s = None
+        self.level = None  # the fillingLevel it reported (0..1), None: unknown
         self.state_ms = 0.0
         self.fresh = False  # a state heard since its last cycle ended
         self.phase = None
@@ -116,7 +122,9 @@ class Coordinator:
     def __init__(self, branches_cfg: dict | None = None, *, spinup_s: float = 20,
                  transport_s: float = 20, ttl_s: float = 30, max_open_s: float = 8,
                  confirm_margin_s: float = 15, guard_s: float | None = None,
-                 rundown_s: float = 10, start_ttf_s: float = 3600, batch: bool = True,
+                 rundown_s: float = 10, start_ttf_s: float | None = None,
+                 start_may: int | None = 3, take_along: float | None = 0.5,
+                 batch: bool = True,
                  batch_max_ttf_s: float | None = None, skip_s: float = 1800,
                  giveup_s: float = 120, retry_s: float = 300, first_cycle: int = 1,
                  max_wait_ms: float = 5000, cost: CostModel | None = None,
@@ -129,7 +137,11 @@ class Coordinator:
         max_open_s + transport_s) passes before anyone else on that branch is granted.
         batch: empty may-go inlets in the same run (False: one inlet per fan run, the
         baseline to compare with); batch_max_ttf_s: only may-go inlets predicted full
-        within this join a run (None: all). first_cycle: the first grant's cycle number
+        within this join a run (None: all). start_may: this many inlets asking (may or must)
+        on a branch start a run (None: only a must does); start_ttf_s: a may-go inlet sure
+        to be full within this starts one (None: never). take_along: a may-go inlet joins a
+        run only if its reported fillingLevel is at least this (None: every may-go inlet;
+        an inlet that reports no level joins). first_cycle: the first grant's cycle number
         (pass something that grows over restarts, e.g. from the epoch). restart_hold_s
         (default ttl_s + max_open_s): no grant for this long after the first tick, so a grant
         the previous station run left live has expired and its valve closed."""
@@ -153,7 +165,13 @@ class Coordinator:
         self.restart_hold_ms = (ttl_s + max_open_s if restart_hold_s is None
                                 else restart_hold_s) * 1000
         self.guard_ms = (max_open_s + transport_s if guard_s is None else guard_s) * 1000
+        if start_may is not None and start_may < 1:
+            raise ValueError("start_may must be at least 1 (or None)")
+        if take_along is not None and not 0 <= take_along <= 1:
+            raise ValueError("take_along must be in [0, 1] (or None)")
         self.start_ttf_s = start_ttf_s
+        self.start_may = start_may
+        self.take_along = take_along
         self.batch = batch
         self.batch_max_ttf_s = batch_max_ttf_s
         self.skip_ms = skip_s * 1000
@@ -199,6 +217,8 @@ class Coordinator:
             inl.request, inl.priority, inl.ttf_s = req
         err = state.get("ttf_err_s")
         inl.ttf_err_s = err if type(err) in (int, float) and err >= 0 else None
+        lv = state.get("fillingLevel")
+        inl.level = lv if type(lv) in (int, float) else None
         phase = state.get("discharge")
         inl.phase = phase if isinstance(phase, str) else None
         inl.state_ms = now_ms
@@ -449,10 +469,19 @@ class Coordinator:
         return inl.ttf_s - (now - inl.state_ms) / 1000
 
     def _urgent(self, inl: _Inlet, now: float) -> bool:
+        """Worth a fan start on its own: it must go, or (start_ttf_s) it surely will soon.
+        Sure: the forecast plus its error; a wide error makes it less urgent, never more."""
         if inl.request == vacuum.REQ_MUST:
             return True
+        if self.start_ttf_s is None:
+            return False
         ttf = self._ttf(inl, now)
-        return ttf is not None and ttf - (inl.ttf_err_s or 0) < self.start_ttf_s
+        return ttf is not None and inl.ttf_err_s is not None and \
+            ttf + inl.ttf_err_s < self.start_ttf_s
+
+    def _joins(self, inl: _Inlet) -> bool:
+        """A may-go inlet full enough to be taken along in a run (take_along)."""
+        return self.take_along is None or inl.level is None or inl.level >= self.take_along
 
     def _blocked(self, br: _Branch) -> bool:
         """A valve on the branch that does not confirm closed may be open: the pipe is not
@@ -462,13 +491,21 @@ class Coordinator:
     def _demand(self, br: _Branch, now: float) -> bool:
         if self._blocked(br):
             return False
-        return any(self._urgent(inl, now) for inl in self._eligible(br, now))
+        asking = 0
+        for inl in self._eligible(br, now):
+            if self._urgent(inl, now):
+                return True
+            if self._joins(inl):
+                asking += 1
+        return self.batch and self.start_may is not None and asking >= self.start_may
 
     def _pick(self, br: _Branch, now: float):
         best = []
         for inl in self._eligible(br, now):
             must = inl.request == vacuum.REQ_MUST
             if not self.batch and not self._urgent(inl, now):
+                continue
+            if not must and not self._joins(inl):
                 continue
             ttf = self._ttf(inl, now)
             if not must and self.batch_max_ttf_s is not None and (
