@@ -9,11 +9,13 @@ What runs is the firmware's own code (imported from firmware/agent, unchanged):
   agent.ranging.Burst      how pings become a reading
   agent.vacuum             the station's messages parsed as the inlet parses them
   (and, in inprocess_link, agent.topics, agent.message, agent.outbox, agent.backoff)
+The roles' state deadbands are read from the shells' source (Pole/Chute.state_deadbands).
 
 What is re-created here, line for line from the shells (agent.app, agent.pole,
 agent.chute, agent.ranger), because those touch machine/time and the simulated board is one
 per interpreter: the loop (run_due, then sleep until the next deadline in 100 ms slices that
-an interrupt's poke cuts short), the pole's control/telemetry tasks and its ISR, the chute's
+an interrupt's poke cuts short, woken at once when the session has bytes:
+agent.app._idle), the pole's control/telemetry tasks and its ISR, the chute's
 valve/ranging tasks, the valve backstop timer, the ADC's conversion (12 bits at 11 dB, as
 the simulated board reads it). Not re-created: the status LED, the watchdog, the heartbeat's
 gc and console line, safe mode and crash records, config files and commands. Firmware code
@@ -35,7 +37,7 @@ from agent.output import Ramp, duty_u16
 from agent.sched import Scheduler, Uptime, ticks_diff
 from agent.streetlight import Streetlight
 
-from .inprocess_link import HostComms, publish_events
+from .inprocess_link import HostComms, firmware_method_literal, publish_events
 
 # agent.pole's constants (tests/host/test_inprocess.py checks them against its source)
 CONTROL_MS = 1000
@@ -84,6 +86,9 @@ class HostAgent:
         self.loop_us_max = 0
         self.link_samples = []
         self.comms = None
+        self._rx = False  # the wire has something for the link (agent.app._idle's poll)
+        self._running = False
+        self._link_i = -1
         self._seed = seed
         self._wire = wire
         engine.at(boot_ms, self._boot)
@@ -108,13 +113,19 @@ class HostAgent:
         loop = self.cfg["loop"]
         self.sched.add("heartbeat", loop["heartbeat_s"] * 1000, self._heartbeat)
         self.comms = HostComms(self, self.cfg, now, self._wire, self._seed)
-        self.sched.add("link", LINK_PERIOD_MS, self.comms.service)
+        self.comms.link.poke = self.arrived
         self.comms.event({"event": "boot", "reset": "host", "degraded": False,
                           "safe_mode": False}, now)
         if self.role == "streetlight":
             self.role_impl = HostPole(self, now)
         else:
             self.role_impl = HostInlet(self, now)
+        # Last (agent.app adds it before the role's): a role task that calls serve_link()
+        # has the link served in the same pass, not one pass later.
+        self.sched.add("link", LINK_PERIOD_MS, self.comms.service)
+        self._link_i = len(self.sched.names) - 1
+        mqtt = self.cfg["mqtt"]
+        self._slice_up = min(IDLE_SLICE_MS, mqtt["op_timeout_ms"])
         self.engine.after(DRAIN_S * 1000, self._drain_tick)
         self._sleep(0)
         return False
@@ -127,9 +138,35 @@ class HostAgent:
         if sched.poked:
             sched.poked = False
             sched.wake(sched.poked_name, now)
+        if self._rx:  # agent.app._idle: the socket was readable, wake the link
+            self._rx = False
+            sched.due[self._link_i] = now
         self.wakes += 1
-        self._sleep(sched.run_due(now))
+        self._running = True
+        wait = sched.run_due(now)
+        self._running = False
+        self._sleep(0 if self._rx else wait)
         return True
+
+    def arrived(self):
+        """The wire has something for the link (a message, a PUBACK, up or lost): the
+        firmware's idle poll on the session socket returns at once, so the agent wakes now
+        (in the pass running now, the link is served after it instead)."""
+        self._rx = True
+        if self._running:
+            return
+        t = self.engine.io_now_ms()
+        if t < self.due_at:
+            self._token += 1
+            self.due_at = t
+            self.engine.at(t, self._wake, self._token)
+
+    def serve_link(self, now_ms):
+        """A role task ran (its state or events may have changed): the link's service runs
+        later in this pass, as the firmware's 250 ms turn would soon after."""
+        i = self._link_i
+        if i >= 0:
+            self.sched.due[i] = now_ms
 
     def _sleep(self, wait):
         self._token += 1
@@ -140,7 +177,9 @@ class HostAgent:
     def poked(self):
         """An ISR poked the scheduler: agent.app._idle notices at the end of its slice."""
         now = self.engine.now
-        t = self.sleep_from + ((now - self.sleep_from) // IDLE_SLICE_MS + 1) * IDLE_SLICE_MS
+        step = self._slice_up if self.comms is not None and self.comms.link.up \
+            else IDLE_SLICE_MS
+        t = self.sleep_from + ((now - self.sleep_from) // step + 1) * step
         if t < self.due_at:
             self._token += 1
             self.due_at = t
@@ -170,9 +209,7 @@ class HostAgent:
         return st
 
     def state_deadbands(self):
-        if self.role == "streetlight":
-            return {"level": 2}
-        return {"fillingLevel": 0.02, "temperature": 1.0, "ttf_s": 1800, "ttf_err_s": 3600}
+        return self.role_impl.DEADBANDS if self.role_impl is not None else {}
 
     def peer_message(self, payload, now_ms):
         if self.role_impl is not None:
@@ -262,6 +299,8 @@ def level_of_duty(duty, curve):
 
 class HostPole:
     """agent.pole.Pole's tasks and ISR around agent.streetlight.Streetlight."""
+
+    DEADBANDS = firmware_method_literal("pole.py", "Pole", "state_deadbands")
 
     def __init__(self, agent, now_ms):
         self.agent = agent
@@ -367,6 +406,7 @@ class HostPole:
     # ---- tasks (agent.pole) ----
 
     def _control(self, now_ms):
+        self.agent.serve_link(now_ms)
         lux = self._read()
         comms = self.agent.comms
         self.core.linked = self._grouped and comms is not None and comms.link.up
@@ -553,6 +593,8 @@ class HostInlet:
     """agent.chute.Chute's tasks around agent.inlet.Inlet (no thermometer: the street's
     inlets use the configured temperature, as on the simulated board)."""
 
+    DEADBANDS = firmware_method_literal("chute.py", "Chute", "state_deadbands")
+
     def __init__(self, agent, now_ms):
         self.agent = agent
         inlet = agent.cfg["inlet"]
@@ -574,6 +616,7 @@ class HostInlet:
         self.sched.add("ranging", inlet["sample_s"] * 1000, self._range)
 
     def _range(self, now_ms):
+        self.agent.serve_link(now_ms)
         r = self.ranger
         left = r.left_ms(now_ms)
         if left > 0:
@@ -594,6 +637,7 @@ class HostInlet:
         return 0 if self.core.discharge.phase == CHECKING else self.inlet_cfg["sample_s"] * 1000
 
     def _control(self, now_ms):
+        self.agent.serve_link(now_ms)
         comms = self.agent.comms
         link_up = comms is not None and comms.link.up
         wait = self.core.step(now_ms, self.agent.wall_s(), self.bin.closed, False, link_up)

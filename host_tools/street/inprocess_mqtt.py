@@ -116,7 +116,10 @@ class BusWire:
 
 
 class NoNetwork:
-    """No access point (vdevice ap=0): every attempt fails, the link never comes up."""
+    """No access point (vdevice ap=0): the link's Wi-Fi attempts fail (inprocess_link's
+    HostLink._wifi), it never comes up."""
+
+    no_ap_ms = 3000  # host_tools/simboard/network.py _NO_AP_SCAN_MS: the radio gives up
 
     def connect(self, link):
         link.wire_lost("wifi: access point not found")

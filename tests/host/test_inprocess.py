@@ -156,3 +156,46 @@ def test_the_host_shell_uses_the_firmware_shells_constants():
     assert const(app, "LINK_PERIOD_MS") == ipa.LINK_PERIOD_MS
     assert const(chute, "STALE_GRANT_S") == ipa.STALE_GRANT_S
     assert const(link, "_INBOX_MAX") == 8 and const(link, "_FLUSH_PER_SERVICE") == 4
+
+
+def test_the_in_process_link_reports_as_the_firmware_comms_now_does():
+    """Two hours at night on the bus with an outage in the middle: the retained state is
+    not sent again on the reconnect (the broker kept it) nor as a heartbeat; a pole sends
+    one telemetry summary per loop.telemetry_s with its motion count, and no motion events;
+    diag goes at each (re)connect (the reconnect count changed)."""
+    s = scenario.load("residential", poles=2, hours=2)
+    t0, run_s = scenario.wall_at(s, "22:30"), 7200
+    dark = [[t0 - 60, 0.2]]
+    walkers = [[t0 + 300 + 600 * i, 3000] for i in range(10)]
+    w = _World({"pole-01": _pole_stim("pole-01", t0, run_s, dark, walkers),
+                "pole-02": _pole_stim("pole-02", t0, run_s, dark, [])})
+    w.outages = [(t0 + 3000, 2)]  # the broker away for two minutes
+    sent = []
+    s2 = dict(s, start_wall=t0, end_wall=t0 + run_s)
+    street = inprocess.InProcessStreet(s2, w, lead_s=0, boot_spread_s=0, station=False)
+    street.bus.tap = lambda topic, payload: sent.append((topic.decode(), json.loads(payload))
+                                                        if payload[:1] == b"{" else None)
+    street.run()
+    root = "city/%s/streetlight/pole-01/" % s["site"]
+    mine = [(t[len(root):], p) for t, p in filter(None, sent) if t.startswith(root)]
+    kinds = [k for k, _ in mine]
+    comms = street.agents[0].comms
+    assert comms.link.connects == 2 and comms.link.reconnects == 1
+    # state: at boot, then only on a settled change of level (the lamp coming up to its
+    # night level once; the walkers' boosts fade within loop.settle_s): not again after
+    # the outage, however long the lamp stayed put
+    states = [p for k, p in mine if k == "state"]
+    assert len(states) == 2 and abs(states[1]["level"] - states[0]["level"]) > 2, states
+    assert states[1]["ts"] < t0 + 3000
+    assert kinds.count("diag") == 2  # boot, and the reconnect
+    tele = [p for k, p in mine if k == "telemetry"]
+    period_s = devices.config_for(s, "pole-01", "127.0.0.1", 1)["loop"].get(
+        "telemetry_s", 3600)
+    # one per period from the first period on, none during the two minutes away nor the
+    # reconnect's backoff (a few seconds to a minute): 2 to 4 periods missed
+    periods = run_s // period_s - 1
+    assert periods - 4 <= len(tele) <= periods - 2, len(tele)
+    counts = [p["motions"] for p in tele]
+    assert counts == sorted(counts) and counts[-1] == len(walkers)
+    assert not any(p.get("event") == "motion" for k, p in mine if k == "event")
+    assert comms.motions == len(walkers)
