@@ -123,7 +123,7 @@ class Coordinator:
                  transport_s: float = 20, ttl_s: float = 30, max_open_s: float = 8,
                  confirm_margin_s: float = 15, guard_s: float | None = None,
                  rundown_s: float = 10, start_ttf_s: float | None = None,
-                 start_may: int | None = 3, take_along: float | None = 0.5,
+                 start_may: int | None = None, take_along: float | None = 0.5,
                  batch: bool = True,
                  batch_max_ttf_s: float | None = None, skip_s: float = 1800,
                  giveup_s: float = 120, retry_s: float = 300, first_cycle: int = 1,

@@ -133,6 +133,61 @@ def test_a_bin_above_must_go_always_asks(rate_per_h, faults, start_hour, clock, 
         now = ticks_add(now, 600000)
 
 
+def read(core, c, now, level):
+    """One burst over a bin at this true level, as the ranger classes it (blind_m)."""
+    d = distance(c, level)
+    if d < c["blind_m"]:
+        core.reading(now, None, ranging.BLIND, None)
+    else:
+        core.reading(now, d, ranging.OK, None)
+
+
+def test_an_overfull_bin_reading_blind_asks_must_go_and_a_hand_does_not():
+    # A bulk dump lifts a half-full bin over the top: its waste is inside the sensor's blind
+    # zone (level 1.12 is 0.248 m from the face, blind_m 0.25). That is a full bin, not a
+    # dead sensor: must-go on the third reading, as any step that stays.
+    c = cfg()
+    core = Inlet(c, T0)
+    now, utc = T0, UTC0 + 12 * HOUR
+    for lv in [0.45] * 6 + [1.12] * 3:
+        read(core, c, now, lv)
+        core.step(now, utc, True, False, True)
+        now, utc = ticks_add(now, 60000), utc + 60
+    assert core.quality == ranging.BLIND and core.request == REQ_MUST
+    assert core.status() == "ok" and core.state()["fillingLevel"] == 1.0
+    # a hand over the sensor (blind for one or two readings) is a spike: no must-go
+    core = Inlet(c, T0)
+    for i, lv in enumerate([0.45] * 6 + [1.12, 1.12] + [0.45] * 5):
+        read(core, c, now, lv)
+        core.step(now, utc, True, False, True)
+        assert core.request != REQ_MUST, i
+        now, utc = ticks_add(now, 60000), utc + 60
+
+
+@settings(max_examples=100)
+@given(st.lists(st.floats(0, 1), min_size=20, max_size=200), st.floats(0, 0.6),
+       st.integers(0, 23), st.booleans())
+def test_small_deposits_ask_must_go_before_the_bin_is_full(deposits, start, hour, clock):
+    """Deposits of at most a third of the margin above must_go, at most one per reading:
+    the inlet asks must-go before the bin reaches full (the spike filter takes two more
+    readings after must_go is crossed: at most three deposits), at any hour, with or
+    without a clock, so a station that answers a must-go at once never lets it overflow."""
+    c = cfg()
+    core = Inlet(c, T0)
+    now, utc = T0, UTC0 + hour * HOUR
+    top = (1 - MUST) / 3
+    true = start
+    for d in deposits:
+        true += d * top
+        read(core, c, now, true)
+        core.step(now, utc if clock else None, True, False, True)
+        if core.request == REQ_MUST:
+            assert true < 1.0
+            return
+        assert true < MUST + 3 * top, (true, core.level, core.estimate)
+        now, utc = ticks_add(now, 60000), utc + 60
+
+
 def discharge_once(core, c, now, cycle, level_after, utc):
     """Grant, open, close, then the level check reads level_after; returns the new now."""
     assert core.grant(cycle, 30, True, now)

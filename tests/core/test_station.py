@@ -32,6 +32,7 @@ class World:
     def __init__(self, inlets, batch=True, **kw):
         params = dict(PARAMS, **kw)
         self.coord = Coordinator(batch=batch, **params)
+        self.params = params
         self.spinup_ms = params["spinup_s"] * S
         self.now = 0
         self.q = []  # (at_ms, seq, kind, inlet_id, payload)
@@ -155,6 +156,7 @@ class World:
                 _, branch, on = act
                 assert (branch in self.fan_since) != on, "fan switched to what it was"
                 if on:
+                    self.check_start_needed(branch)
                     self.fan_starts += 1
                     self.fan_since[branch] = self.now
                     self.ready_from[branch] = self.now
@@ -181,6 +183,9 @@ class World:
         assert self.online[inlet_id], "granted an offline inlet"
         state = self.state[inlet_id]
         assert state["branch"] == branch and state["request"] in ("may", "must")
+        take = self.coord.take_along
+        if state["request"] == "may" and take is not None and state["fillingLevel"] is not None:
+            assert state["fillingLevel"] >= take, "took along a bin below take_along"
         assert not self.grants or cycle > self.grants[-1][3]
         assert vacuum.parse_station(_json(f))[0] == f  # what the inlet will accept
         self.outstanding[branch] = cycle
@@ -188,6 +193,15 @@ class World:
         self.grants.append((self.now, branch, inlet_id, cycle))
         if self.online[inlet_id]:
             self.answer(inlet_id, cycle, branch)
+
+    def check_start_needed(self, branch):
+        """With the defaults a fan starts only for an online inlet of the branch that must go
+        (start_may and start_ttf_s off): a may-go inlet waits to be taken along."""
+        if self.coord.start_may is not None or self.coord.start_ttf_s is not None:
+            return
+        assert any(self.online[i] and st_ is not None and st_["branch"] == branch and
+                   st_["request"] == "must" for i, st_ in self.state.items()), \
+            "a fan started with nobody on %s that must go" % branch
 
     def check_cost(self):
         rep = self.coord.cost.report(self.now)
@@ -241,15 +255,47 @@ def test_priority_orders_the_mays_and_a_must_goes_first_whatever_its_priority():
     assert [g[2] for g in w.grants] == ["must", "hi", "lo"]
 
 
-def test_may_alone_starts_a_run_only_when_nearly_full():
-    w = World(["a", "b"])
-    w.send_state("a", "b1", "may", ttf_s=5 * 3600)
-    w.send_state("b", "b2", "may", ttf_s=None)
-    w.run_for(600 * S)
+def test_a_may_alone_never_starts_a_fan_it_waits_to_be_taken_along():
+    w = World(["a", "b", "c", "d"])
+    # nearly full by the forecast, but its error is wide (lumpy bags): no run for that
+    w.send_state("a", "b1", "may", ttf_s=50 * 60, ttf_err_s=3 * 3600, fillingLevel=0.7)
+    w.send_state("b", "b1", "may", ttf_s=None, fillingLevel=0.3)  # asks, below take-along
+    w.send_state("c", "b2", "may", ttf_s=600, ttf_err_s=60, fillingLevel=0.8)
+    w.run_for(3600 * S)
     assert w.grants == [] and w.fan_starts == 0
-    w.send_state("a", "b1", "may", ttf_s=50 * 60)  # under the hour: worth a run
+    # a must-go on b1 starts a run: it goes first, then "a" comes along; "b" (0.3) stays
+    w.send_state("d", "b1", "must", fillingLevel=0.86)
+    w.run_for(600 * S)
+    assert [g[2] for g in w.grants] == ["d", "a"] and w.fan_starts == 1
+    assert w.coord.runs[0]["grants"] == ["d", "a"] and w.coord.runs[0]["end_ms"] is not None
+    # b2 still has no run: "c" waits for a must-go there, or its own must_go
+    w.send_state("c", "b2", "must", fillingLevel=0.85)
+    w.run_for(600 * S)
+    assert [g[2] for g in w.grants] == ["d", "a", "c"] and w.fan_starts == 2
+
+
+def test_start_ttf_and_start_may_are_worked_out_by_hand():
+    # start_ttf_s: sure to be full within it (forecast + error), not merely possibly
+    w = World(["a", "b"], start_ttf_s=3600)
+    w.send_state("a", "b1", "may", ttf_s=2000, ttf_err_s=1700)  # 3700 s: not sure yet
+    w.run_for(95 * S)
+    assert w.fan_starts == 0
+    w.run_for(10 * S)  # the forecast ages: 1895 + 1700 < 3600 s after 105 s
+    # (seen at the next tick: the coordinator looks again every max_wait_ms, 5 s)
+    assert w.fan_starts == 1 and 100 * S < w.coord.runs[0]["start_ms"] <= 105 * S
     w.run_for(600 * S)
     assert [g[2] for g in w.grants] == ["a"]
+    # start_may=2: two inlets of a branch asking start a run; one alone, or one below the
+    # take-along level, does not
+    w = World(["a", "b", "c"], start_may=2)
+    w.send_state("a", "b1", "may", fillingLevel=0.65)
+    w.send_state("b", "b1", "may", fillingLevel=0.45)
+    w.send_state("c", "b2", "may", fillingLevel=0.9)
+    w.run_for(600 * S)
+    assert w.fan_starts == 0
+    w.send_state("b", "b1", "may", fillingLevel=0.6)
+    w.run_for(600 * S)
+    assert sorted(g[2] for g in w.grants) == ["a", "b"] and w.fan_starts == 1
 
 
 def test_batching_cuts_fan_starts_on_the_same_fill_trace():
@@ -439,6 +485,10 @@ def test_bad_parameters_refused():
         Coordinator({"b/1": {}})
     with pytest.raises(ValueError):
         Coordinator({"b1": {"fan_kw": 3}})
+    with pytest.raises(ValueError):
+        Coordinator(start_may=0)
+    with pytest.raises(ValueError):
+        Coordinator(take_along=1.5)
 
 
 def test_branch_overrides_apply():
@@ -475,8 +525,9 @@ BRANCHES = ["b1", "b2"]
 HOWS = [GOOD, SILENT, LOSSY, DUP, LATE, ABORT]
 OPS = {
     "state": st.tuples(st.sampled_from(INLETS), st.sampled_from(BRANCHES),
-                       st.sampled_from(["none", "may", "must", "must", "bogus"]),
-                       st.integers(0, 100), st.one_of(st.none(), st.integers(0, 50000))),
+                       st.sampled_from(["none", "may", "may", "must", "must", "bogus"]),
+                       st.integers(0, 100), st.one_of(st.none(), st.integers(0, 50000)),
+                       st.one_of(st.none(), st.floats(0, 1))),
     "status": st.tuples(st.sampled_from(INLETS), st.booleans()),
     "lost": st.tuples(st.sampled_from(BRANCHES)),
     "restored": st.tuples(st.sampled_from(BRANCHES)),
@@ -495,8 +546,8 @@ op = st.tuples(st.sampled_from(KINDS).flatmap(lambda k: st.tuples(st.just(k), OP
 def play(w, ops):
     for (kind, args), wait_ms in ops:
         if kind == "state":
-            i, b, req, prio, ttf = args
-            w.send_state(i, b, req, priority=prio, ttf_s=ttf)
+            i, b, req, prio, ttf, level = args
+            w.send_state(i, b, req, priority=prio, ttf_s=ttf, fillingLevel=level)
         elif kind == "status":
             w.set_online(*args)
         elif kind == "lost":
