@@ -3,11 +3,11 @@
 #
 # Request policy, from the best estimate of the fill level now:
 #   must   at or above must_go: at once, day or night, in or out of the cheap window
-#   may    at or above may_go, or the forecast reaches must_go within lead_min; only outside
-#          quiet hours, and inside the cheap-energy window when one is set (unless must_go
-#          would be reached before the window opens). An hour (lead_min) before quiet hours
-#          begin, a bin that would reach must_go during them asks now, so the fans need not
-#          run at night.
+#   may    at or above may_go, or the forecast reaches must_go within lead_min (not in quiet
+#          hours); inside the cheap-energy window when one is set (unless must_go would be
+#          reached before the window opens). An hour (lead_min) before quiet hours begin, a
+#          bin that would reach must_go during them asks now. The station starts no fan for a
+#          may-go alone: "may" means "take me along in a run" (host_tools/station).
 #   none   otherwise.
 # With no valid reading the level is extrapolated from the last good one along the forecast,
 # so a bin whose sensor dies while filling still asks in time; with no local time, every hour
@@ -41,8 +41,12 @@ def policy(level, t_must_s, must_go, may_go, lead_s, local_minute, quiet, cheap)
     if level >= must_go:
         return REQ_MUST
     m = local_minute
-    if m is None or civil.in_window(m, quiet[0], quiet[1]):
+    if m is None:
         return REQ_NONE
+    if civil.in_window(m, quiet[0], quiet[1]):
+        # A may-go never starts a fan by itself (the station waits for a must-go), so at night
+        # it only lets the bin join a run that a must-go started anyway: one night run fewer.
+        return REQ_MAY if level >= may_go else REQ_NONE
     horizon = lead_s
     if _minutes_until(m, quiet[0]) * 60 <= lead_s and quiet[0] != quiet[1]:
         horizon = _minutes_until(m, quiet[1]) * 60  # through the coming quiet hours
