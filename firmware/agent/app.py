@@ -15,6 +15,7 @@ from agent.sched import Scheduler, Uptime, ticks_diff
 LED_PERIOD_MS = const(2000)
 IDLE_SLICE_MS = const(100)
 LINK_PERIOD_MS = const(1000)  # at most; the link asks for sooner while it is busy
+keeper = None  # after Ctrl-C: the timer that feeds the watchdog (hal.keep_fed)
 current = None  # the running Agent, for the technician's REPL after Ctrl-C (and tests)
 # What only boot and commands need: the config schema and checks, the board validator and
 # the file store. On a stock image (.mpy files) their bytecode sits in the heap, so the agent
@@ -327,6 +328,11 @@ def main(root="", run_ms=None):
         if stop is not None:
             stop()  # outputs that must not stay on without the loop (an inlet's valve)
         print("agent: stopped by Ctrl-C. `import agent.tech as tech; tech.help()`")
+        if agent is not None and agent.hal.wdt is not None:
+            # The ESP32's watchdog cannot be stopped once started.
+            global keeper
+            keeper = hal.keep_fed(agent.hal.wdt, agent.cfg["loop"]["wdt_ms"])
+            print("agent: a timer feeds the watchdog while you work; Ctrl-D restarts")
     except Exception as e:
         # Anything unexpected: keep the evidence, then restart clean rather than hang dark.
         safe = _safe

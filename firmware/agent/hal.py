@@ -7,6 +7,8 @@ from micropython import const
 
 from agent.pins import is_active_low, pin_of
 
+KEEPER_TIMER = const(1)  # the inlet's valve backstop has timer 0; an ESP32-C3 has only two
+
 _CAUSES = {}
 for _name in ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET"):
     if hasattr(machine, _name):
@@ -41,6 +43,15 @@ class Hal:
     def feed(self):
         if self.wdt is not None:
             self.wdt.feed()
+
+
+def keep_fed(wdt, timeout_ms):
+    """The loop has stopped (Ctrl-C) and the REPL is the technician's: a hardware timer feeds
+    the watchdog `wdt` from now on, or the board would reset under them. The timer."""
+    t = machine.Timer(KEEPER_TIMER)
+    t.init(mode=machine.Timer.PERIODIC, period=timeout_ms // 4,
+           callback=lambda _t: wdt.feed())
+    return t
 
 
 def reset_cause():

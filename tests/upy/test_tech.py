@@ -257,3 +257,23 @@ def test_clock_says_what_it_knows_before_and_after_time_sync():
             "sync   : not synced: 3 tries with pool.ntp.org, last error: timeout"
     finally:
         comms.clock = had
+
+
+def test_after_ctrl_c_the_watchdog_is_fed_while_the_technician_works():
+    """The ESP32's watchdog cannot be stopped: without a feeder the board would reset under
+    the technician wdt_ms after Ctrl-C. A timer feeds it; the REPL stays theirs."""
+    import time
+
+    import simclock
+
+    d = device.make("tech12", config={"device": {"id": "pole-12", "role": "streetlight"},
+                                      "mqtt": {"host": "127.0.0.1"}, "loop": {"wdt_ms": 2000}})
+    from agent import app
+
+    _ctrl_c_in(3000)
+    _in(d, app.main)
+    assert app.keeper is not None
+    t0 = simclock.now_ms()
+    time.sleep_ms(60_000)  # a minute at the REPL: a watchdog reset would raise BoardReset
+    assert simclock.now_ms() - t0 >= 60_000
+    app.keeper.deinit()
