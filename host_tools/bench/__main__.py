@@ -292,9 +292,9 @@ def _alarm_kinds(result) -> dict:
     return out
 
 
-def street_figures(args, runs) -> tuple[dict, dict, dict | None]:
+def street_figures(args, runs, figs) -> tuple[dict, dict, dict | None]:
     """(lighting {scenario: table}, collection {scenario: table}, residential airtime)."""
-    from host_tools.bench import collection, lighting, streetrun
+    from host_tools.bench import collection, inproc, lighting, streetrun
     from host_tools.street import scenario as scn
     from host_tools.street import world as street_world
 
@@ -320,17 +320,30 @@ def street_figures(args, runs) -> tuple[dict, dict, dict | None]:
             except Exception as e:  # noqa: BLE001  the page says the run failed and why
                 why = f"the street run failed: {type(e).__name__}: {e}"
                 _say(f"  {why}")
+        ip = None
+        if not args.no_street:
+            _say(f"in-process street: {name} (the firmware's decisions on an exact clock) ...")
+            ip = _section(figs, f"inprocess-{name}", lambda s=s, w=w: inproc.run(s, w))
         if name in LIGHTING:
             _say(f"lighting: {name} baselines and oracle ...")
-            b = lighting.bench(s, w, result["histories"] if result else None)
+            b = lighting.bench(s, w, result["histories"] if result else None,
+                               ip["histories"] if ip else None)
+            for key, h in (("run", result), ("inproc", ip)):
+                if h:
+                    d = lighting.spread(lighting.boost_delays(s, w, lighting.controller_levels(
+                        w, h["histories"])))
+                    b[f"{key}_boost_delay_s"] = d
             if result:
                 b["run"] = _run_summary(result)
             else:
                 b["controller_missing"] = why
+            if ip:
+                b["inproc"] = {"real_s": ip["real_s"],
+                               "account_encounters": ip["score"]["totals"]["encounters"]}
             light[name] = b
         if name in COLLECTION:
             _say(f"collection: {name} schedules and oracle ...")
-            c = collection.bench(s, w, result)
+            c = collection.bench(s, w, result, ip)
             if c is not None and result is None:
                 c["controller_missing"] = why
             elif c is not None:
@@ -394,7 +407,7 @@ def main(argv=None) -> int:
                                                  rounds=1 if args.quick else 5))}
     runs = set() if args.no_street else \
         {r for r in STREET_RUNS if not args.quick or r[0] == "residential"}
-    figs["lighting"], figs["collection"], figs["airtime"] = street_figures(args, runs)
+    figs["lighting"], figs["collection"], figs["airtime"] = street_figures(args, runs, figs)
     if args.quick or args.no_chip:
         figs["chip_missing"] = "--quick" if args.quick else "--no-chip"
     else:

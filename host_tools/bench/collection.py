@@ -233,8 +233,9 @@ def nominal_kwh(s, fan_starts, valve_openings, coord=None):
                  valve_openings * cost.valve_wh / 1000, 3)
 
 
-def bench(s, world, result=None):
-    """The collection table of one scenario (None when it has no inlets)."""
+def bench(s, world, result=None, inproc=None):
+    """The collection table of one scenario (None when it has no inlets); result: a street
+    run's, inproc: the in-process street's (bench/inproc.py)."""
     if not world.inlets:
         return None
     inlets = inlets_of(s, world)
@@ -242,6 +243,8 @@ def bench(s, world, result=None):
     rows["oracle"] = oracle(s, world, inlets)
     if result is not None:
         rows["controller"] = controller(s, world, result)
+    if inproc is not None and (inproc.get("station") or {}).get("report"):
+        rows["controller_inproc"] = controller(s, world, inproc)
     orc = rows["oracle"]["kwh"]
     for r in rows.values():
         r["kwh_nominal"] = nominal_kwh(s, r["fan_starts"], r["valve_openings"])

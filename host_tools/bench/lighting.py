@@ -271,15 +271,18 @@ def controller_levels(world, histories):
     return out
 
 
-def bench(s, world, controller=None):
-    """The lighting table of one scenario: {strategy: score} (+ "controller" from a run's
-    histories when given), with savings against always-on and the ratio to the oracle."""
+def bench(s, world, controller=None, inproc=None):
+    """The lighting table of one scenario: {strategy: score} (+ "controller" from a street
+    run's histories, "controller_inproc" from the in-process street's, when given), with
+    savings against always-on and the ratio to the oracle."""
     rows = {}
     for name in STRATEGIES:
         rows[name] = score_levels(s, world, {pid: levels(s, world, name, pid)
                                              for pid, _ in world.poles})
     if controller is not None:
         rows["controller"] = score_levels(s, world, controller_levels(world, controller))
+    if inproc is not None:
+        rows["controller_inproc"] = score_levels(s, world, controller_levels(world, inproc))
     on, orc = rows["always_on"]["wh"], rows["oracle"]["wh"]
     for r in rows.values():
         r["saving_vs_always_on_pct"] = round((on - r["wh"]) * 100 / on, 1) if on else None
@@ -296,3 +299,28 @@ def bench(s, world, controller=None):
                                                   "late_boost_pct", "late_hold_s",
                                                   "late_from", "late_to")},
             "rows": rows}
+
+
+def boost_delays(s, world, per_pole):
+    """Seconds from each PIR rise at night (the pole's motion stimulus) while its lamp was
+    below the class's level to the lamp reaching that level, over {pole id: level steps}:
+    how fast a run answered a walker, in scenario time (sorted)."""
+    need = needed_pct(s, 0.0) - s["encounter"]["tolerance_pct"]
+    out = []
+    for pid, pairs in per_pole.items():
+        steps = account.Steps(pairs)
+        for t, _ in _cached(world, "stimuli", pid)["motion"]:
+            if not world.is_night(t) or steps.at(t) >= need:
+                continue
+            lit = [a for a in steps.times_in(t, t + 3600) if steps.at(a) >= need]
+            if lit:
+                out.append(round(lit[0] - t, 3))
+    return sorted(out)
+
+
+def spread(xs):
+    """{n, median, p90, max} of a sorted list (None figures when empty)."""
+    if not xs:
+        return {"n": 0, "median": None, "p90": None, "max": None}
+    return {"n": len(xs), "median": xs[len(xs) // 2], "p90": xs[int(0.9 * (len(xs) - 1))],
+            "max": xs[-1]}

@@ -5,7 +5,8 @@ Mosquitto, for the figures a whole street run cannot give cleanly:
   time and at a few speed-ups, over a late evening of the street's own stimuli (the
   world's sky and walkers at that pole), after its boot; the street's device config.
 - latency(): at real time (pace 1: the board's virtual clock is the host's clock), with
-  hold_s 1 so each walker boosts the lamp afresh: motion pulses every PULSE_EVERY_S, and a
+  hold_s 1 and fade_s 0 so each walker boosts the lamp afresh: motion pulses every
+  PULSE_EVERY_S, and a
   signed ping command between pulses (a quiet device). Motion to PWM: from the pin's rise
   (the stimulus time) to the first recorded lamp change (simstreet's history keeps changes
   of 2 % or more: the start of the ramp), in the board's virtual time. Command to ack: from
@@ -107,7 +108,8 @@ def latency(seconds=32.0) -> dict:
 
     from agent import config
 
-    s = _street({"hold_s": 1, "late_hold_s": 1})
+    s = _street({"hold_s": 1, "late_hold_s": 1, "fade_s": 0})
+    need = min(100.0, s["lighting"]["avg_lux"] / s["lamp"]["lux_per_pct"])
     pid = scn.pole_ids(s)[0][0]
     wall0 = scn.wall_at(s, LATE)
     pulses = [wall0 + BOOT_S + PULSE_EVERY_S * (i + 1)
@@ -159,12 +161,16 @@ def latency(seconds=32.0) -> dict:
             c.disconnect()
         hist = json.loads((folder / "history.json").read_text())
     lamp = hist.get("lamp") or []
-    m2p = []
+    m2p, m2c = [], []
     for t in pulses:
         before = [v for a, v in lamp if a <= t]
         after = [(a, v) for a, v in lamp if a > t]
         if after and after[0][1] > (before[-1] if before else 0.0):
             m2p.append(round((after[0][0] - t) * 1000, 1))
+            lit = [a for a, v in after if v >= need - 0.5]
+            if lit and (not before or before[-1] < need - 0.5):
+                m2c.append(round((lit[0] - t) * 1000, 1))
     c2a = [round((acked[k] - sent[k]) * 1000, 1) for k in sent if k in acked]
-    return {"motion_to_pwm_ms": m2p, "pulses": len(pulses), "cmd_to_ack_ms": c2a,
+    return {"motion_to_pwm_ms": m2p, "motion_to_class_ms": m2c, "class_pct": round(need, 1),
+            "pulses": len(pulses), "cmd_to_ack_ms": c2a,
             "cmds": len(sent), "acked": len(acked)}

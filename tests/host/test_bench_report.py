@@ -46,12 +46,12 @@ def test_goals_met_and_not_met_from_the_figures(tmp_path):
     md, js = tmp_path / "B.md", tmp_path / "b.json"
     report.write(figs, md, js)
     goals = {g["goal"].split(":")[0]: g["status"] for g in figs["goals"]}
-    assert goals["residential"] == "met"
+    assert goals["residential (real agents, street run)"] == "met"
     assert goals["airtime <= 30 KB per device per day (residential streetlight)"] == "NOT met"
     assert goals["commands acked within 100 ms of arrival at a quiet device"] == "NOT met"
     assert json.loads(js.read_text())["goals"] == figs["goals"]
     page = md.read_text()
-    assert "| THIS CONTROLLER (real agents) | 100 |" in page
+    assert "| THIS CONTROLLER (real agents, street run) | 100 |" in page
     assert "86.4 KB per device per day" in page  # 300 B x 288
 
 
@@ -60,7 +60,7 @@ def test_a_missing_controller_is_said_never_filled(tmp_path):
     report.write(figs, tmp_path / "B.md", tmp_path / "b.json")
     page = (tmp_path / "B.md").read_text()
     assert "THIS CONTROLLER: no row: the street run failed: boom." in page
-    assert "THIS CONTROLLER (real agents)" not in page
+    assert "THIS CONTROLLER (real agents" not in page
     g = figs["goals"][0]
     assert (g["status"], g["reached"]) == ("not measured", "the street run failed: boom")
 
