@@ -47,6 +47,7 @@ KEEP_UP_P99_MS = 100.0
 KEEP_UP_MAX_MS = 1000.0
 DEFAULT_NS = (1000, 5000, 10000)
 BRANCH_INLETS = 50
+CHUNK_S = 10
 STARVED_BELOW = 0.9  # of one core
 
 
@@ -190,14 +191,13 @@ def _merge(parts, window_s):
     msgs = sorted(m for p in parts for m in p.pop("_inlet_msgs"))
     late, boot = Lateness(), Lateness()
     for p in parts:
-        for agg, raw in ((late, p.pop("_late")), (boot, p.pop("_boot_late"))):
-            agg.count += raw[0]
-            agg.total_ms += raw[1]
-            agg.max_ms = max(agg.max_ms, raw[2])
-            agg.buckets = [a + b for a, b in zip(agg.buckets, raw[3], strict=True)]
+        late.merge(p.pop("_late"))
+        boot.merge(p.pop("_boot_late"))
     f.pop("_late", None)
     f.pop("_boot_late", None)
     f["workers"] = len(parts)
+    f["late_max_per_chunk_ms"] = [max(c) for c in zip(*(p["late_max_per_chunk_ms"]
+                                                         for p in parts), strict=False)]
     if len(parts) > 1:
         for k in ("agents", "sessions", "open_sockets", "inlet_boot_msgs"):
             f[k] = sum(p[k] or 0 for p in parts)
@@ -277,8 +277,7 @@ def _part(n, window_s, host, port, broker_pid, part, parts, sync, profile, say=p
         sent0 = street.sessions.sent if street.sessions else street.bus.messages
         recv0 = street.sessions.received if street.sessions else 0
         booted_late = eng.late.summary()
-        bl = eng.late
-        booted_raw = (bl.count, bl.total_ms, bl.max_ms, bl.buckets)
+        booted_raw = eng.late.raw()
         eng.late = type(eng.late)()
         boot_msgs = len(inlet_msgs)  # the boot burst stays in the replay: the station's
         # worst case (every inlet's boot event, state and online at once, as after an outage)
@@ -287,7 +286,16 @@ def _part(n, window_s, host, port, broker_pid, part, parts, sync, profile, say=p
         if profile:
             prof = cProfile.Profile()
             prof.enable()
-        eng.run_until(street.end_ms)
+        total = type(eng.late)()
+        chunk_max = []  # the worst lateness of each CHUNK_S: a transient or the whole window
+        t = boot_end
+        while t < street.end_ms:
+            t = min(street.end_ms, t + CHUNK_S * 1000)
+            eng.late = type(eng.late)()
+            eng.run_until(t)
+            chunk_max.append(round(eng.late.max_ms))
+            total.merge(eng.late.raw())
+        eng.late = total
         if prof is not None:
             prof.disable()
         real = time.monotonic() - r0
@@ -320,9 +328,9 @@ def _part(n, window_s, host, port, broker_pid, part, parts, sync, profile, say=p
             "station_live": street.station.figures() if street.station else None,
             "inlet_msgs_per_s": round((len(inlet_msgs) - boot_msgs) / real, 1),
             "inlet_boot_msgs": boot_msgs})
-        lt = eng.late
+        figures["late_max_per_chunk_ms"] = chunk_max
         figures.update({"_inlet_msgs": inlet_msgs, "_prefix": prefix, "_site": s["site"],
-                        "_late": (lt.count, lt.total_ms, lt.max_ms, lt.buckets),
+                        "_late": eng.late.raw(),
                         "_boot_late": booted_raw})
     finally:
         if street.station is not None:
@@ -368,6 +376,7 @@ def main(argv=None):
     ap.add_argument("--window", type=float, default=60.0, help="real seconds (default 60)")
     ap.add_argument("--no-broker", action="store_true", help="the in-process bus instead")
     ap.add_argument("--profile", action="store_true", help="cProfile the largest N")
+    ap.add_argument("--json", action="store_true", help="also print each run's figures")
     ap.add_argument("--workers", type=int, default=1,
                     help="processes to split the street over (each its own sessions)")
     a = ap.parse_args(argv)
@@ -377,6 +386,8 @@ def main(argv=None):
         f = measure(n, a.window, not a.no_broker, profile=a.profile and n == max(a.n),
                     workers=a.workers)
         print(_line(f), flush=True)
+        if a.json:
+            print(json.dumps({k: v for k, v in f.items() if k != "profile"}), flush=True)
         if "profile" in f:
             print(f["profile"])
     return 0

@@ -46,6 +46,7 @@ TELEMETRY_MS = 60000
 SMOOTH_PCT_PER_S = 200
 # agent.app's
 IDLE_SLICE_MS = 100
+LINK_TURN_MS = 250  # agent.link._serve asks for the next service this much later when idle
 LINK_PERIOD_MS = 1000
 # agent.chute's
 STALE_GRANT_S = 5
@@ -163,9 +164,10 @@ class HostAgent:
 
     def serve_link(self, now_ms):
         """A role task ran (its state or events may have changed): the link's service runs
-        later in this pass, as the firmware's 250 ms turn would soon after."""
+        later in this pass, if its firmware turn (every LINK_TURN_MS while up) has come;
+        else the next role step looks again (a pole steps at least once a second)."""
         i = self._link_i
-        if i >= 0:
+        if i >= 0 and ticks_diff(now_ms, self.comms.served_ms) >= LINK_TURN_MS:
             self.sched.due[i] = now_ms
 
     def _sleep(self, wait):

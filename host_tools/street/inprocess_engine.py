@@ -39,6 +39,18 @@ class Lateness:
             i += 1
         self.buckets[i] += 1
 
+    def raw(self):
+        """(count, total, max, buckets): what merge() takes (e.g. from another process)."""
+        return (self.count, self.total_ms, self.max_ms, list(self.buckets))
+
+    def merge(self, raw):
+        count, total, mx, buckets = raw
+        self.count += count
+        self.total_ms += total
+        if mx > self.max_ms:
+            self.max_ms = mx
+        self.buckets = [a + b for a, b in zip(self.buckets, buckets, strict=True)]
+
     def quantile_ms(self, q):
         """The bucket edge below which a share q of the ticks ran (an upper bound)."""
         if not self.count:

@@ -275,6 +275,7 @@ class HostComms:
         self.tele_at = now_ms
         self.motions = 0
         self.commands_ignored = 0
+        self.served_ms = now_ms
         self.counts = {"state": 0, "diag": 0, "telemetry": 0}
 
     def _stamp(self, fields, now_ms):
@@ -342,6 +343,7 @@ class HostComms:
         self.publish_diag(now_ms)
 
     def service(self, now_ms):
+        self.served_ms = now_ms
         wait = self.link.service(now_ms)
         inbox = self.link.inbox
         while inbox:
