@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from host_tools import chipfit
 from host_tools.deploy.plan import firmware_items
 from host_tools.vboard import VBoard
 
@@ -86,7 +87,8 @@ def test_mpy_streetlight_on_a_112_kb_board_is_refused_before_any_write(tmp_path,
         rc, out = _street("deploy", vb.port, str(dev))
     assert rc == 2, out
     errors = [line for line in out.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "needs about 120 KB" in errors[0], out
+    need = chipfit.NEED_KB[("streetlight", "mpy")]
+    assert len(errors) == 1 and f"needs about {need} KB" in errors[0], out
     assert "nothing was written" in out
     assert _flash_state(flash) == before
     assert os.listdir(flash) == ["keep.txt"]

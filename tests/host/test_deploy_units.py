@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import serial
 
+from host_tools import chipfit
 from host_tools.cli import main
 from host_tools.deploy import abi, verify
 from host_tools.deploy.link import DeployError, Link
@@ -72,7 +73,8 @@ def test_plan_copies_what_differs_and_removes_stale_agent_files():
 
 
 @pytest.mark.parametrize("board_mem, kind_frozen, free_kb, machine, says", [
-    ({"psram": False, "gc_heap_kb": 112}, False, 100, None, "needs about 120 KB"),
+    ({"psram": False, "gc_heap_kb": 112}, False, 100, None,
+     f"needs about {chipfit.NEED_KB[('streetlight', 'mpy')]} KB"),
     ({"psram": False, "gc_heap_kb": 112}, True, 50, None, None),  # the heap grows on the chip
     ({"psram": True, "gc_heap_kb": 4000}, False, 110, None, "no PSRAM in use"),
     ({"psram": True, "gc_heap_kb": 4000}, False, 100, "VIRTUAL", "the board reports 100 KB"),

@@ -50,7 +50,7 @@ def _bad(edit):
     (lambda r: r["faults"].update(sensors=[{"pole": 99, "at": "01:00", "minutes": 5,
                                             "kind": "motion_stuck"}]),
      "faults.sensors[0].pole"),
-    (lambda r: r["device_config"]["light"].update(boost_pct=150), "device_config.light"
+    (lambda r: r.update(device_config={"light": {"boost_pct": 150}}), "device_config.light"
                                                                    ".boost_pct"),
 ])
 def test_a_bad_file_fails_with_one_line_naming_the_field(tmp_path, edit, field):
