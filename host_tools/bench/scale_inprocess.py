@@ -387,7 +387,8 @@ def main(argv=None):
                     workers=a.workers)
         print(_line(f), flush=True)
         if a.json:
-            print(json.dumps({k: v for k, v in f.items() if k != "profile"}), flush=True)
+            print(json.dumps({k: v for k, v in f.items() if k != "profile"}, default=repr),
+                  flush=True)
         if "profile" in f:
             print(f["profile"])
     return 0

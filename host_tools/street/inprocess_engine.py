@@ -13,8 +13,13 @@ None): events run back to back, as fast as the host goes (ring-1 tests).
 
 import heapq
 import time
+from bisect import bisect_left
 
 _LATE_EDGES_MS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+# Paced, an event due within this much real time runs now instead of after a sleep: at
+# thousands of events a second, a sleep (or a poll) per event costs more CPU than the
+# agents themselves. Virtual time is untouched; only the real moment is up to 2 ms early.
+EARLY_NS = 2_000_000
 
 
 class Lateness:
@@ -32,12 +37,7 @@ class Lateness:
         self.total_ms += ms
         if ms > self.max_ms:
             self.max_ms = ms
-        i = 0
-        for edge in _LATE_EDGES_MS:
-            if ms <= edge:
-                break
-            i += 1
-        self.buckets[i] += 1
+        self.buckets[bisect_left(_LATE_EDGES_MS, ms)] += 1  # the first edge >= ms
 
     def raw(self):
         """(count, total, max, buckets): what merge() takes (e.g. from another process)."""
@@ -118,7 +118,7 @@ class Engine:
             if speed is not None:
                 due_ns = real0 + t / speed * 1e6
                 real = mono()
-                if due_ns > real:
+                if due_ns > real + EARLY_NS:
                     self._wait_until(t)
                     continue
                 if io is not None and real - last_io > 5_000_000:
@@ -138,7 +138,7 @@ class Engine:
         """Paced: wait (serving I/O) until t_ms is due or I/O scheduled something sooner.
         False when t_ms is due already."""
         due_ns = self.real0_ns + t_ms / self.speed * 1e6
-        left_s = (due_ns - time.monotonic_ns()) / 1e9
+        left_s = (due_ns - EARLY_NS - time.monotonic_ns()) / 1e9
         if left_s <= 0:
             return False
         if self.io is not None:
