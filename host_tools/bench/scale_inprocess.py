@@ -42,7 +42,8 @@ from host_tools.street import scenario as scn
 TILE_POLES = 8
 TILE_INLETS = 2
 SHIFT_S = 600  # each copy's events are shifted by up to this much
-LEAD_S = 10.0  # boots spread over this before the window
+LEAD_S = 10.0  # boots spread over this before the window (at least)
+BOOTS_PER_S = 500  # ... and no more boots (sessions opened, configs checked) a second
 KEEP_UP_P99_MS = 100.0
 KEEP_UP_MAX_MS = 1000.0
 DEFAULT_NS = (1000, 5000, 10000)
@@ -246,8 +247,9 @@ def _part(n, window_s, host, port, broker_pid, part, parts, sync, profile, say=p
             f"{tw.tiles} copies of {TILE_POLES} poles + "
             f"{TILE_INLETS} inlets), {'Mosquitto' if host else 'in-process bus'}, "
             f"real time, {window_s:.0f} s window")
-    street = inprocess.InProcessStreet(s2, tw, host, port, speed=1.0, lead_s=LEAD_S,
-                                       boot_spread_s=LEAD_S * 0.8, config_of=config_of,
+    lead_s = max(LEAD_S, n / BOOTS_PER_S)
+    street = inprocess.InProcessStreet(s2, tw, host, port, speed=1.0, lead_s=lead_s,
+                                       boot_spread_s=lead_s * 0.8, config_of=config_of,
                                        station=part == 0, say=say)
     inlet_msgs = []
     prefix = street.prefix
@@ -267,7 +269,7 @@ def _part(n, window_s, host, port, broker_pid, part, parts, sync, profile, say=p
         eng.real0_ns = start.value
     if street.station is not None:
         street.station.start()
-    boot_end = int(LEAD_S * 1000)
+    boot_end = int(lead_s * 1000)
     figures = {"agents": len(street.agents), "window_s": window_s,
                "broker": "mosquitto" if host else "bus",
                "fd_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
@@ -320,7 +322,7 @@ def _part(n, window_s, host, port, broker_pid, part, parts, sync, profile, say=p
             "speed_reached": round(window_s / real, 3),
             "broker_cores": round((b1 - b0) / real, 3) if broker_pid else None,
             "published_per_s": round(sent / real), "delivered_per_s": round(recv / real),
-            "wakes_per_s": round(sum(a.wakes for a in street.agents) / (real + LEAD_S)),
+            "wakes_per_s": round(sum(a.wakes for a in street.agents) / (real + lead_s)),
             "lateness": late, "boot_lateness": booted_late,
             "keeps_up": keeps_up,
             "sessions": street.sessions.connects if street.sessions else None,
