@@ -37,8 +37,9 @@ def street_group(s):
     return name or "street"
 
 
-def config_for(s, device_id, broker_host, broker_port):
-    """The raw config.json object of one device of the street."""
+def config_for(s, device_id, broker_host, broker_port, telemetry_s=None):
+    """The raw config.json object of one device of the street. telemetry_s: the telemetry
+    period (the firmware's default, hourly, when None; the demo's live view wants minutes)."""
     place, lamp = s["place"], s["lamp"]
     poles = dict(scn.pole_ids(s))
     inlets = dict(scn.inlet_ids(s))
@@ -46,9 +47,9 @@ def config_for(s, device_id, broker_host, broker_port):
             "signed_cmds": True, "connect_timeout_s": 5, "backoff_max_s": 30}
     # The simulation runs many times faster than real time: a host stall of 10 ms is
     # seconds on the board, which a real watchdog would take for a stuck loop.
-    # Telemetry every scenario minute (the default is hourly, for airtime): the live view
-    # and its "fell behind" figure read it.
-    loop = {"wdt_ms": 0, "heartbeat_s": 3600, "telemetry_s": 60}
+    loop = {"wdt_ms": 0, "heartbeat_s": 3600}
+    if telemetry_s is not None:
+        loop["telemetry_s"] = telemetry_s
     # The scenario sets every board's wall clock: no SNTP (nor DNS lookups) in a simulation.
     clock = {"servers": ""}
     dc = s["device_config"]
@@ -74,7 +75,7 @@ def config_for(s, device_id, broker_host, broker_port):
     raise DeviceError(f"{device_id}: not a device of this street")
 
 
-def write(s, out_dir, broker_host, broker_port, key_hex=None):
+def write(s, out_dir, broker_host, broker_port, key_hex=None, telemetry_s=None):
     """One folder per device under out_dir (out_dir/<device id>/): board.json, config.json,
     secrets.json with a command key (key_hex, or a new random one shared by the street's
     devices: the runner reads it back from any secrets.json to sign commands). Every folder
@@ -84,7 +85,7 @@ def write(s, out_dir, broker_host, broker_port, key_hex=None):
     sec = {"wifi": dict(WIFI), "cmd": {"key": key}}
     config.load_secrets(sec)
     ids = [d for d, _ in scn.pole_ids(s)] + [d for d, _ in scn.inlet_ids(s)]
-    cfgs = {d: config_for(s, d, broker_host, broker_port) for d in ids}
+    cfgs = {d: config_for(s, d, broker_host, broker_port, telemetry_s) for d in ids}
     for d, cfg in cfgs.items():  # all checked before any is written
         _, errors = config.check(config.CONFIG, cfg)
         if errors:

@@ -44,6 +44,9 @@ BOOT_CPU_S = 0.6  # host CPU seconds a device takes to boot (import + connect), 
 STOP_WAIT_S = 30  # real seconds a device has to write its history after SIGINT
 END_GRACE_S = 5.0  # real seconds a device has to reach its own end (its boot's minutes late)
 CPU_SAMPLE_S = 2.0
+# The devices' telemetry period in the demo: every scenario minute (the firmware's default is
+# hourly, for airtime), so the live view moves and "fell behind" can be seen minute by minute.
+LIVE_TELEMETRY_S = 60
 
 
 class ScenarioClock:
@@ -253,12 +256,13 @@ def host_busy_s() -> tuple[float, float] | None:
 class Options:
     def __init__(self, scenario=scn.DEFAULT, speed=DEFAULT_SPEED, poles=DEFAULT_POLES,
                  inlets=DEFAULT_INLETS, seed=0, hours=None, out="out", broker="auto",
-                 heap=DEVICE_HEAP, in_process=False):
+                 heap=DEVICE_HEAP, in_process=False, telemetry_s=LIVE_TELEMETRY_S):
         self.scenario, self.speed, self.poles, self.inlets = scenario, speed, poles, inlets
         self.seed, self.hours, self.out, self.broker, self.heap = seed, hours, out, broker, heap
         # The firmware's decision modules under CPython, every agent in this process
         # (host_tools/street/inprocess.py; docs/street.md says what differs from the boards).
         self.in_process = in_process
+        self.telemetry_s = telemetry_s  # None: the firmware's default (make bench's airtime)
 
 
 class Run:
@@ -307,7 +311,8 @@ class Run:
         self.broker = BrokerBox(opts.broker, self.say)
         self.broker.start()
         self.say(f"broker: {self.broker.describe()}")
-        folders = devices.write(s, dev_dir, "127.0.0.1", self.broker.port)
+        folders = devices.write(s, dev_dir, "127.0.0.1", self.broker.port,
+                                telemetry_s=opts.telemetry_s)
         for dev_id, folder in folders.items():
             (folder / "stimuli.json").write_text(json.dumps(self.world.stimuli_for(dev_id)))
             for stale in ("history.json", "history.full.json", "console.log"):
