@@ -40,14 +40,18 @@ def test_goals_met_and_not_met_from_the_figures(tmp_path):
                  responsiveness={"latency": {"cmd_to_ack_ms": [40.0, 90.0, 130.0],
                                              "motion_to_pwm_ms": [250.0], "pulses": 1,
                                              "cmds": 3, "acked": 3}},
+                 # 31 KB in all, of it 2 KB light-ahead: 29 KB counts (met)
                  airtime={"streetlight": {"total_up": {"msgs": None,
-                                                       "bytes_per_device_day": 31000}},
+                                                       "bytes_per_device_day": 31000},
+                                          "group/peer": {"msgs": None,
+                                                         "bytes_per_device_day": 2000}},
                           "covered_h": 24.0, "state_msg_bytes": 300})
     md, js = tmp_path / "B.md", tmp_path / "b.json"
     report.write(figs, md, js)
     goals = {g["goal"].split(":")[0]: g["status"] for g in figs["goals"]}
     assert goals["residential (real agents, street run)"] == "met"
-    assert goals["airtime <= 30 KB per device per day (residential streetlight)"] == "NOT met"
+    air = "airtime <= 30 KB per device per day (residential streetlight, light-ahead apart)"
+    assert goals[air] == "met"
     assert goals["commands acked within 100 ms of arrival at a quiet device"] == "NOT met"
     assert json.loads(js.read_text())["goals"] == figs["goals"]
     page = md.read_text()
@@ -99,3 +103,17 @@ def test_the_page_again_from_raw_figures_measures_nothing(tmp_path):
     else:
         raise AssertionError("a bad file must be refused")
     assert not (tmp_path / "C.md").exists()
+
+
+def test_airtime_goal_counts_light_ahead_apart(tmp_path):
+    def status(total, peer):
+        figs = _figs(airtime={"streetlight": {
+            "total_up": {"msgs": None, "bytes_per_device_day": total},
+            "group/peer": {"msgs": None, "bytes_per_device_day": peer}},
+            "covered_h": 24.0, "state_msg_bytes": 300})
+        report.write(figs, tmp_path / "B.md", tmp_path / "b.json")
+        (g,) = [g for g in figs["goals"] if g["goal"].startswith("airtime")]
+        return g["status"]
+
+    assert status(31000, 2000) == "met"  # 29 KB of its own
+    assert status(33000, 2000) == "NOT met"  # 31 KB of its own
