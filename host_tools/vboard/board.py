@@ -12,7 +12,14 @@ signal from the bridge: when the interpreter runs code with Ctrl-C armed (SIGINT
 the unix port arms it exactly when the chip's console would raise KeyboardInterrupt), the
 bridge sends SIGINT; otherwise the byte goes to the REPL, which reads it as the chip does.
 When the interpreter ends (Ctrl-D, sys.exit, or a reset that chip/_vboard.py reports in the
-state folder), the bridge starts a new one as the chip would start again."""
+state folder), the bridge starts a new one as the chip would start again.
+
+What the client types while an interpreter restarts is kept, as a chip's UART keeps it for
+the REPL: what the old interpreter left unread in its input pipe after its reset (chip/_vboard.py
+drops what came before, as a reset loses the chip's buffer) and what arrives meanwhile go to
+the new one. Until its boot.py and main.py are done a Ctrl-C among them is a signal sent once
+the interpreter catches SIGINT (it interrupts boot code, as on the chip), and nothing after it
+is passed on before; the rest waits in the pipe for the REPL."""
 
 import atexit
 import os
@@ -162,6 +169,7 @@ class VBoard:
         self._wake_r, self._wake_w = os.pipe()
         self._out = ChipOutput()
         self._to_chip = bytearray()  # what the client typed, for the interpreter
+        self._in_r = self._in_w = -1  # the interpreter's input pipe (the bridge keeps both ends)
         self._reply = b""  # what the bridge types into the interpreter itself (Ctrl-A)
         self._to_client = bytearray()
         self._stopping = False
@@ -240,12 +248,15 @@ class VBoard:
         if cause == PWRON:
             for name in ("rtc", "rtc.mem"):  # power lost: the RTC and its memory are gone
                 (self._state / name).unlink(missing_ok=True)
+        # The bridge keeps the read end too: what the interpreter leaves unread when it ends
+        # stays in the pipe for the next one (and a write never fails for want of a reader).
+        self._in_r, self._in_w = os.pipe()
+        os.set_blocking(self._in_w, False)  # the write end only: the read end is the child's too
         self._proc = subprocess.Popen(
             [*_ORPHAN_GUARD, self._exe, "-X", f"heapsize={self.heap_bytes}", "-i", str(START)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=self._in_r, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             cwd=self.flash, env=env, bufsize=0, start_new_session=True)
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        os.set_blocking(self._proc.stdin.fileno(), False)
+        assert self._proc.stdout is not None
         os.set_blocking(self._proc.stdout.fileno(), False)
         self._out.restart(raw)
 
@@ -256,9 +267,20 @@ class VBoard:
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
-        for f in (proc.stdin, proc.stdout):
-            if f is not None:
-                f.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        for fd in (self._in_r, self._in_w):
+            os.close(fd)
+        self._in_r = self._in_w = -1
+
+    def _unread(self) -> bytes:
+        """What the ended interpreter left in its input pipe (nobody else reads it now)."""
+        data = b""
+        p = select.poll()
+        p.register(self._in_r, select.POLLIN)
+        while p.poll(0):
+            data += os.read(self._in_r, 65536)
+        return data
 
     def _ended(self) -> None:
         """The interpreter is gone: start the next one as the chip would start again."""
@@ -267,23 +289,26 @@ class VBoard:
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:  # its output closed but it lives on: end it
-            pass
+            proc.kill()
+            proc.wait(10)
+        unread = self._unread()  # typed after its reset (or soft reboot): kept
         self._kill()
-        cause, sleep_ms = SOFT, 0
+        cause, sleep_ms, intr = SOFT, 0, 0
         note = self._state / "reset"
         try:
-            cause, sleep_ms = (int(x) for x in note.read_text().split())
+            cause, sleep_ms, intr = (int(x) for x in note.read_text().split())
             note.unlink()
         except (OSError, ValueError):
             if proc.returncode is not None and proc.returncode < 0:
                 self._emit(f"\r\n[vboard: the interpreter ended by signal "
                            f"{-proc.returncode}: soft reboot]\r\n".encode())
+        # A Ctrl-C its reset took in (note) comes first: it was typed before what is unread.
+        self._to_chip[:0] = b"\x03" * intr + unread
         raw = False
         if cause == SOFT:
             raw = self._out.raw  # a soft reset comes back in the REPL it left
             self._emit(SOFT_REBOOT)
-        self._to_chip.clear()  # the old interpreter's unread input died with it
-        self._reply = b""
+        self._reply = b""  # what the bridge typed was for the old interpreter
         self.restarts += 1
         self._due = (time.monotonic() + sleep_ms / 1000, cause, raw, sleep_ms > 0)
 
@@ -305,18 +330,27 @@ class VBoard:
             del self._to_client[:len(self._to_client) - CLIENT_QUEUE_MAX]
 
     def _from_client(self, data: bytes) -> None:
-        parts = data.split(b"\x03")
-        self._to_chip += parts[0]
-        for part in parts[1:]:
-            proc = self._proc
-            if proc is not None and _sigint_armed(proc.pid):
-                now = time.monotonic()
-                if now - self._last_sigint >= INTERRUPT_GAP_S:
-                    self._last_sigint = now
-                    os.kill(proc.pid, signal.SIGINT)
-            else:
-                self._to_chip += b"\x03"  # the REPL reads it: clear the line, or stop pasting
-            self._to_chip += part
+        self._to_chip += data  # in order; a Ctrl-C among it is decided by _route_ctrl_c
+
+    def _route_ctrl_c(self, proc: subprocess.Popen) -> None:
+        """The first Ctrl-C in line, once what was typed before it has gone in (at once while
+        a raw restart holds the input back): a signal if the interpreter runs code (catches
+        SIGINT), else a byte for the REPL; while boot.py and main.py run it waits until they
+        can be interrupted, and it waits out INTERRUPT_GAP_S after the last signal."""
+        i = self._to_chip.find(b"\x03")
+        if i < 0 or not (self._out.booting or self._out.live):
+            return  # (after a raw restart's boot, the REPL gets it once it is up)
+        if i > 0 and not self._out.holding_input:
+            return  # what comes before it goes in first
+        if _sigint_armed(proc.pid):
+            now = time.monotonic()
+            if now - self._last_sigint < INTERRUPT_GAP_S:
+                return  # a second SIGINT before the first is handled kills the unix port
+            self._last_sigint = now
+            os.kill(proc.pid, signal.SIGINT)
+        elif self._out.booting or not self._write(b"\x03"):
+            return  # (the REPL reads it once boot code is done; or the pipe is full)
+        del self._to_chip[i]
 
     def _client_here(self) -> bool:
         p = select.poll()
@@ -339,16 +373,22 @@ class VBoard:
         if not client:
             self._to_client.clear()  # nobody on the line: what the chip sends is lost
         proc = self._proc
+        if proc is not None and b"\x03" in self._to_chip:
+            self._route_ctrl_c(proc)
         p = select.poll()
         p.register(self._wake_r, select.POLLIN)
         if client:
             p.register(self._master, select.POLLIN | (select.POLLOUT if self._to_client else 0))
         if proc is not None:
-            assert proc.stdin is not None and proc.stdout is not None
+            assert proc.stdout is not None
             p.register(proc.stdout, select.POLLIN)
-            if self._reply or (self._to_chip and not self._out.holding_input):
-                p.register(proc.stdin, select.POLLOUT)
-        timeout_ms = 50 if not client or self._due is not None else 1000
+            if self._reply or self._passable():
+                p.register(self._in_w, select.POLLOUT)
+        timeout_ms = 1000
+        if b"\x03" in self._to_chip:
+            timeout_ms = 10  # (a Ctrl-C waits: /proc is read again soon)
+        elif not client or self._due is not None:
+            timeout_ms = 50
         for fd, ev in p.poll(timeout_ms):
             if fd == self._wake_r:
                 os.read(self._wake_r, 64)
@@ -356,8 +396,8 @@ class VBoard:
                 self._client_io(ev)
             elif proc is not None and proc.stdout is not None and fd == proc.stdout.fileno():
                 self._chip_output(proc)
-            elif proc is not None and proc.stdin is not None and fd == proc.stdin.fileno():
-                self._chip_input(proc)
+            elif proc is not None and fd == self._in_w:
+                self._chip_input()
 
     def _client_io(self, ev: int) -> None:
         if ev & select.POLLIN:
@@ -388,19 +428,25 @@ class VBoard:
         self._emit(wire)
         self._reply += reply
 
-    def _chip_input(self, proc: subprocess.Popen) -> None:
-        assert proc.stdin is not None
-        if self._reply:
-            self._reply = self._reply[self._write(proc, self._reply):]
-        elif not self._out.holding_input:
-            del self._to_chip[:self._write(proc, self._to_chip)]
+    def _passable(self) -> int:
+        """How much of the client's input may go into the pipe now: what comes before the
+        first Ctrl-C (_route_ctrl_c decides that one); none while a raw restart holds it back
+        for the bridge's Ctrl-A."""
+        if self._out.holding_input:
+            return 0
+        i = self._to_chip.find(b"\x03")
+        return len(self._to_chip) if i < 0 else i
 
-    @staticmethod
-    def _write(proc: subprocess.Popen, data) -> int:
-        assert proc.stdin is not None
+    def _chip_input(self) -> None:
+        if self._reply:
+            self._reply = self._reply[self._write(self._reply):]
+        else:
+            n = self._passable()
+            if n:
+                del self._to_chip[:self._write(self._to_chip[:n])]
+
+    def _write(self, data) -> int:
         try:
-            return os.write(proc.stdin.fileno(), data)
+            return os.write(self._in_w, data)
         except BlockingIOError:
             return 0
-        except OSError:  # it is ending: its output's end will say so
-            return len(data)

@@ -18,7 +18,7 @@ from host_tools import chipfit
 from host_tools.setup import chipport
 from host_tools.upy import FIRMWARE
 from host_tools.vboard import VBoard, VBoardError
-from host_tools.vboard.wire import RAW_MARK, ChipOutput
+from host_tools.vboard.wire import BOOTED_MARK, ChipOutput
 
 BOOT = 'print("boot ran")\n'
 MAIN = 'import machine\nprint("main ran, reset cause", machine.reset_cause())\n'
@@ -101,7 +101,7 @@ def test_a_raw_restart_passes_boot_output_and_types_ctrl_a_for_the_user():
     out = ChipOutput()
     out.restart(raw=True)
     wire = b""
-    for chunk in (b"boot ran\n", RAW_MARK[:5], RAW_MARK[5:] + b"\nMicroPython v1; x\r\nType",
+    for chunk in (b"boot ran\n", BOOTED_MARK[:5], BOOTED_MARK[5:] + b"\nMicroPython v1; x\r\nType",
                   b' "help()" for more information.\r\n>', b">> "):
         got, reply = out.feed(chunk)
         wire += got

@@ -10,7 +10,7 @@ import sys
 import micropython
 
 PWRON, HARD, WDT, DEEPSLEEP, SOFT = 1, 2, 3, 4, 5  # machine.*_RESET
-RAW_MARK = "\x00vboard: raw REPL\x00"  # the host swallows what follows up to the raw REPL
+BOOTED_MARK = "\x00vboard: booted\x00"  # the host passes typed input on as a REPL reads it
 LUX = 0  # the steady ambient light a light sensor sees (boot_device.py's default)
 
 _state = os.getenv("VBOARD_STATE") or "."
@@ -18,11 +18,39 @@ _state = os.getenv("VBOARD_STATE") or "."
 
 def reset(cause, sleep_ms=0):
     """The chip resets: tell the host why, then end this interpreter at once. SIGKILL from a
-    shell: nothing the firmware catches can stop it, as nothing stops a chip's reset."""
-    with open(_state + "/reset", "w") as f:
-        f.write("%d %d\n" % (cause, sleep_ms))
-    os.system("kill -9 $PPID")
+    shell: nothing the firmware catches can stop it, as nothing stops a chip's reset.
+    Input typed for the code that ran and not read is lost, as the chip's UART buffer is; from
+    a Ctrl-C on (sent as a signal, or a byte when the REPL had not yet started the code), what
+    is typed is someone taking over the line: the host hands it to the next interpreter."""
+    dropping, intr = cause != SOFT, 0
+    while True:
+        try:  # a Ctrl-C landing now must not stop the reset half-way: it is kept instead
+            if dropping:
+                intr = _drop_input()
+                dropping = False
+            with open(_state + "/reset", "w") as f:
+                f.write("%d %d %d\n" % (cause, sleep_ms, intr))
+            os.system("kill -9 $PPID")
+            break
+        except KeyboardInterrupt:
+            dropping, intr = False, 1
     raise SystemExit  # only if the shell could not: the REPL then ends, a soft reboot
+
+
+def _drop_input():
+    """Read and drop what is waiting, up to a Ctrl-C: 1 if one came (it and what follows are
+    kept for the next interpreter), else 0."""
+    import select
+
+    p = select.poll()
+    p.register(sys.stdin, select.POLLIN)
+    while p.poll(0):
+        c = sys.stdin.buffer.read(1)
+        if not c:
+            break
+        if c == b"\x03":
+            return 1
+    return 0
 
 
 def _board_reset(cause):
@@ -105,14 +133,27 @@ def _run(name, g):
 def boot(g):
     micropython.kbd_intr(-1)  # the chip's own start-up cannot be interrupted
     del g["_vboard"]
-    _power_up()
-    gc.collect()
     if os.getenv("VBOARD_MEASURE"):
+        _power_up()
+        gc.collect()
         print("VBOARD_HEAP", gc.mem_alloc(), gc.mem_free())
         return
-    micropython.kbd_intr(3)
-    _run("boot.py", g)
-    if os.getenv("VBOARD_RAW") == "1":
-        print(RAW_MARK)  # a soft reset in the raw REPL runs boot.py only, then the raw REPL
-    else:
-        _run("main.py", g)
+    try:
+        _power_up()
+        gc.collect()
+        micropython.kbd_intr(3)
+        _run("boot.py", g)
+        if os.getenv("VBOARD_RAW") != "1":  # a soft reset in the raw REPL runs boot.py only
+            _run("main.py", g)
+    finally:  # the host passes typed input on once it reads this, however boot ended
+        _booted()
+
+
+def _booted():
+    done = False
+    while not done:
+        try:  # a Ctrl-C landing as main.py ends may surface here: the mark goes out once
+            print(BOOTED_MARK, end="")
+            done = True
+        except KeyboardInterrupt:
+            pass
