@@ -15,11 +15,11 @@ When the interpreter ends (Ctrl-D, sys.exit, or a reset that chip/_vboard.py rep
 state folder), the bridge starts a new one as the chip would start again.
 
 What the client types while an interpreter restarts is kept, as a chip's UART keeps it for
-the REPL: what the old interpreter left unread in its input pipe after its reset (chip/_vboard.py
-drops what came before, as a reset loses the chip's buffer) and what arrives meanwhile go to
-the new one. Until its boot.py and main.py are done a Ctrl-C among them is a signal sent once
-the interpreter catches SIGINT (it interrupts boot code, as on the chip), and nothing after it
-is passed on before; the rest waits in the pipe for the REPL."""
+the REPL: what the old interpreter left unread in its input pipe (its reset, in chip/_vboard.py,
+drops what came before it up to a Ctrl-C, as a reset loses the chip's buffer) and what arrives
+meanwhile go to the new one. Until its boot.py and main.py are done (a mark on its output), a
+Ctrl-C among them waits to be a signal until the interpreter catches SIGINT (it interrupts boot
+code, as on the chip), and what follows it waits with it."""
 
 import atexit
 import os

@@ -17,17 +17,27 @@ import pytest
 from host_tools import chipfit
 from host_tools.setup import chipport
 from host_tools.upy import FIRMWARE
-from host_tools.vboard import VBoard, VBoardError
-from host_tools.vboard.wire import BOOTED_MARK, ChipOutput
+from host_tools.vboard import VBoard, VBoardError, wire
+from host_tools.vboard.wire import ChipOutput
 
 BOOT = 'print("boot ran")\n'
 MAIN = 'import machine\nprint("main ran, reset cause", machine.reset_cause())\n'
 
 
-def mpremote(port: str, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"mpremote {' '.join(args)}: {proc.stdout}{proc.stderr}"
+MPREMOTE_S = 30  # a ceiling: a board that does not answer fails here, with its console
+
+
+def mpremote(vb: VBoard, *args: str) -> str:
+    assert vb.port is not None
+    mark = vb.mark()
+    cmd = [sys.executable, "-m", "mpremote", "connect", vb.port, *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=MPREMOTE_S)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"mpremote {' '.join(args)}: no end in {MPREMOTE_S} s; it printed "
+                    f"{e.stdout!r}; the board sent meanwhile:\n{vb.output(since=mark)[-3000:]}")
+    assert proc.returncode == 0, (f"mpremote {' '.join(args)}: {proc.stdout}{proc.stderr}; "
+                                  f"the board sent:\n{vb.output(since=mark)[-3000:]}")
     return proc.stdout
 
 
@@ -100,21 +110,32 @@ def test_the_raw_repl_passes_bytes_as_they_are_until_the_friendly_repl_is_back()
 def test_a_raw_restart_passes_boot_output_and_types_ctrl_a_for_the_user():
     out = ChipOutput()
     out.restart(raw=True)
-    wire = b""
-    for chunk in (b"boot ran\n", BOOTED_MARK[:5], BOOTED_MARK[5:] + b"\nMicroPython v1; x\r\nType",
+    sent = b""
+    for chunk in (b"boot ran\n", wire.BOOTED_MARK[:5],
+                  wire.BOOTED_MARK[5:] + b"\nMicroPython v1; x\r\nType",
                   b' "help()" for more information.\r\n>', b">> "):
         got, reply = out.feed(chunk)
-        wire += got
+        sent += got
     assert reply == b"\x01" and out.holding_input
     assert out.feed(b"\r\nraw REPL; CTRL-B to exit\r\n>") == (
         b"raw REPL; CTRL-B to exit\r\n>", b"")
-    assert wire == b"boot ran\r\n" and out.raw and not out.holding_input
+    assert sent == b"boot ran\r\n" and out.raw and not out.holding_input
+
+
+def test_a_restart_passes_boot_output_at_once_and_is_live_after_the_mark():
+    out = ChipOutput()
+    out.restart(raw=False)
+    assert out.booting and not out.holding_input  # main.py may read what is typed
+    assert out.feed(b"main ran\n") == (b"main ran\r\n", b"")  # nothing held back
+    assert out.feed(b"spin" + wire.BOOTED_MARK[:4]) == (b"spin", b"")  # maybe the mark
+    got, reply = out.feed(wire.BOOTED_MARK[4:] + b"MicroPython v1\n>>> ")
+    assert (got, reply) == (b"MicroPython v1\r\n>>> ", b"") and out.live
 
 
 # ---- mpremote, unchanged, against the board ----
 
 def test_exec_prints_and_the_board_answers_a_deploy_probe(board):
-    got = mpremote(board.port, "exec", "import os, sys, simclock\n"
+    got = mpremote(board, "exec", "import os, sys, simclock\n"
                    "print('hi', sys.path, os.uname().machine, sys.implementation._mpy)")
     assert got.startswith("hi ['', '.frozen', '") and "/lib']" in got
     assert "vboard (stock image) with ESP32" in got
@@ -122,7 +143,7 @@ def test_exec_prints_and_the_board_answers_a_deploy_probe(board):
 
 def test_the_frozen_image_carries_the_agent_and_says_so(chip, tmp_path):
     with VBoard(tmp_path, image="frozen") as vb:
-        got = mpremote(vb.port, "exec", "import os, agent; print(os.uname().machine)")
+        got = mpremote(vb, "exec", "import os, agent; print(os.uname().machine)")
     assert got.strip() == "vboard (frozen image) with ESP32"
 
 
@@ -132,53 +153,53 @@ def test_fs_cp_r_lands_on_the_flash_and_ls_shows_sizes(board, tmp_path):
     files = {"a.py": b"A = 1\n", "sub/b.bin": bytes(range(256)) * 3}
     for name, data in files.items():
         (src / name).write_bytes(data)
-    mpremote(board.port, "fs", "cp", "-r", str(src), ":")
+    mpremote(board, "fs", "cp", "-r", str(src), ":")
     for name, data in files.items():
         assert (board.flash / "pkg" / name).read_bytes() == data
-    assert mpremote(board.port, "fs", "ls", ":pkg").split()[-4:] == ["6", "a.py", "0", "sub/"]
-    assert mpremote(board.port, "fs", "ls", ":pkg/sub").split()[-2:] == ["768", "b.bin"]
+    assert mpremote(board, "fs", "ls", ":pkg").split()[-4:] == ["6", "a.py", "0", "sub/"]
+    assert mpremote(board, "fs", "ls", ":pkg/sub").split()[-2:] == ["768", "b.bin"]
 
 
 def test_run_a_script(board, tmp_path):
     script = tmp_path / "s.py"
     script.write_text("print(sum(range(10)), 1/3)\n")
-    assert mpremote(board.port, "run", str(script)).split() == ["45", "0.33333334"]  # float32
+    assert mpremote(board, "run", str(script)).split() == ["45", "0.33333334"]  # float32
 
 
 def test_mip_install_of_a_local_package_lands_in_lib(board, tmp_path):
     (tmp_path / "tinylib.py").write_text("X = 7\n")
     (tmp_path / "package.json").write_text(json.dumps(
         {"urls": [["tinylib.py", "tinylib.py"]], "version": "0.1"}))
-    mpremote(board.port, "mip", "install", str(tmp_path / "package.json"))
+    mpremote(board, "mip", "install", str(tmp_path / "package.json"))
     assert (board.flash / "lib" / "tinylib.py").read_text() == "X = 7\n"
-    assert mpremote(board.port, "exec", "import tinylib; print(tinylib.X)").strip() == "7"
+    assert mpremote(board, "exec", "import tinylib; print(tinylib.X)").strip() == "7"
 
 
 def test_reset_runs_main_again_and_soft_reset_runs_boot_only(board):
     mark = board.mark()
-    mpremote(board.port, "reset")
+    mpremote(board, "reset")
     board.wait_for("main ran, reset cause 2", since=mark)  # machine.HARD_RESET
     mark = board.mark()
-    mpremote(board.port, "soft-reset")
+    mpremote(board, "soft-reset")
     after = board.output(since=mark)
     assert "MPY: soft reboot\r\nboot ran\r\nraw REPL; CTRL-B to exit\r\n" in after
     assert "main ran" not in after  # a soft reset in the raw REPL: boot.py, not main.py
     mark = board.mark()
-    assert mpremote(board.port, "exec", "import machine; machine.soft_reset()") == ""
+    assert mpremote(board, "exec", "import machine; machine.soft_reset()") == ""
     assert "MPY: soft reboot\r\nboot ran\r\nraw REPL" in board.output(since=mark)
 
 
 def test_the_rtc_survives_resets_and_is_unset_after_power_on(chip, tmp_path):
     year = "import time; print(time.gmtime()[0])"
     with VBoard(tmp_path) as vb:
-        assert mpremote(vb.port, "exec", year).strip() == "1970"  # a chip's RTC starts unset
-        mpremote(vb.port, "exec", "import machine; machine.RTC().datetime((2031,5,6,0,7,8,9,0))")
-        assert mpremote(vb.port, "exec", year).strip() == "2031"  # after mpremote's soft reset
-        mpremote(vb.port, "reset")
-        assert mpremote(vb.port, "exec", year).strip() == "2031"
+        assert mpremote(vb, "exec", year).strip() == "1970"  # a chip's RTC starts unset
+        mpremote(vb, "exec", "import machine; machine.RTC().datetime((2031,5,6,0,7,8,9,0))")
+        assert mpremote(vb, "exec", year).strip() == "2031"  # after mpremote's soft reset
+        mpremote(vb, "reset")
+        assert mpremote(vb, "exec", year).strip() == "2031"
         vb.stop()
         vb.start()  # power cycle
-        assert mpremote(vb.port, "exec", year).strip() == "1970"
+        assert mpremote(vb, "exec", year).strip() == "1970"
     assert list(tmp_path.iterdir()) == []  # the flash holds only what was put there
 
 
@@ -186,7 +207,7 @@ def test_heap_free_is_what_the_chip_shows_with_the_boards_heap(chip, tmp_path):
     free = "import gc; gc.collect(); print(gc.mem_free())"
     shutil.copy(FIRMWARE.parent / "boards" / "esp32-devkitc.json", tmp_path / "board.json")
     with VBoard(tmp_path) as vb:  # board.json: memory.gc_heap_kb 112
-        on_board = int(mpremote(vb.port, "exec", free))
+        on_board = int(mpremote(vb, "exec", free))
     bare = subprocess.run([str(chip["stock"]), "-X", "heapsize=112K", "-c", free],
                           capture_output=True, text=True, check=True).stdout
     assert vb.heap_kb == 112 and abs(on_board - int(bare)) < 4096, (on_board, bare)
@@ -211,6 +232,44 @@ def test_ctrl_c_stops_a_busy_main_and_gives_the_prompt(chip, tmp_path):
             line.send(b"\x03")
             assert "KeyboardInterrupt" in line.expect("\r\n>>> ")
             assert line.command("print(n >= 1000)") == ["True"]  # it was in the loop
+        finally:
+            line.close()
+
+
+def _zombie(pid: int) -> bool:
+    with open(f"/proc/{pid}/status") as f:
+        return any(line.startswith("State:") and "Z" in line.split()[1] for line in f)
+
+
+def test_what_is_typed_as_the_board_resets_reaches_the_next_boot(chip, tmp_path):
+    """mpremote's next connection may type its Ctrl-C and Ctrl-A while a hard reset ends the
+    interpreter (on a busy host the bridge sees the end late). Here the bridge is held at its
+    console (its lock) from the reset on, so they come certainly after the old interpreter died
+    and before the bridge knew: the Ctrl-C must still interrupt the new main.py (which spins
+    for ever) and the raw REPL must answer, as a chip's UART keeps what arrives as it boots."""
+    (tmp_path / "main.py").write_text("print('spinning')\nwhile True:\n    pass\n")
+    with VBoard(tmp_path) as vb:
+        vb.wait_for("spinning")
+        line = Line(vb.port)
+        try:
+            line.send(b"\r\x03")
+            line.expect("\r\n>>> ")
+            line.send(b"\r\x01")
+            line.expect("raw REPL; CTRL-B to exit\r\n>")
+            assert vb._proc is not None
+            pid = vb._proc.pid
+            with vb._lock:  # the bridge stops at the "OK" the raw REPL prints
+                line.send(b"import machine; machine.reset()\x04")
+                deadline = time.monotonic() + 60  # a ceiling, not a measure
+                while not _zombie(pid):  # ended, and not reaped: the bridge has not seen it
+                    assert time.monotonic() < deadline, "the reset did not end the interpreter"
+                    time.sleep(0.01)
+                mark = vb.mark()
+                line.send(b"\r\x03\r\x01")
+            line.expect("raw REPL; CTRL-B to exit\r\n>", timeout=30)
+            after = vb.output(since=mark)
+            assert after.count("spinning") == 1 and "KeyboardInterrupt" in after, after
+            assert vb.restarts == 1  # the hard reset only: nothing ended by a stray signal
         finally:
             line.close()
 
