@@ -172,7 +172,10 @@ def test_the_in_process_link_reports_as_the_firmware_comms_now_does():
     w.outages = [(t0 + 3000, 2)]  # the broker away for two minutes
     sent = []
     s2 = dict(s, start_wall=t0, end_wall=t0 + run_s)
-    street = inprocess.InProcessStreet(s2, w, lead_s=0, boot_spread_s=0, station=False)
+    period_s = 60  # telemetry every minute (the default is hourly)
+    street = inprocess.InProcessStreet(
+        s2, w, lead_s=0, boot_spread_s=0, station=False,
+        config_of=lambda d: devices.config_for(s2, d, "127.0.0.1", 1, telemetry_s=period_s))
     street.bus.tap = lambda topic, payload: sent.append((topic.decode(), json.loads(payload))
                                                         if payload[:1] == b"{" else None)
     street.run()
@@ -189,8 +192,6 @@ def test_the_in_process_link_reports_as_the_firmware_comms_now_does():
     assert states[1]["ts"] < t0 + 3000
     assert kinds.count("diag") == 2  # boot, and the reconnect
     tele = [p for k, p in mine if k == "telemetry"]
-    period_s = devices.config_for(s, "pole-01", "127.0.0.1", 1)["loop"].get(
-        "telemetry_s", 3600)
     # one per period from the first period on, none during the two minutes away nor the
     # reconnect's backoff (a few seconds to a minute): 2 to 4 periods missed
     periods = run_s // period_s - 1
