@@ -17,8 +17,8 @@ link._FLUSH_PER_SERVICE) are read from the firmware's source, not copied.
 
 As agent.comms now does: telemetry at most one summary per loop.telemetry_s (a pole's with
 its motion count), a motion counted rather than sent as an event, state checked at every
-service but sent only when due (so NOT again on a reconnect: the broker kept it), diag at
-each (re)connect if it changed and at each heartbeat if due.
+service but sent only when due, and once after each (re)connect (a broker restarted without
+persistence lost it), diag at each (re)connect if it changed and at each heartbeat if due.
 
 Re-created (the difference from a real agent): the session state machine without Wi-Fi,
 TLS or socket timeouts (the wire reports up/lost/acked/arrived); one QoS 1 event in flight
@@ -337,9 +337,9 @@ class HostComms:
         return True
 
     def _on_up(self, now_ms):
-        # agent.comms._on_up: the broker still holds the retained state, so it goes again
-        # only if it changed; diag goes because the reconnect count changed.
-        self.publish_state(now_ms)
+        # agent.comms._on_up: the state once after every (re)connect (a broker restarted
+        # without persistence lost its retained copy); diag: the reconnect count changed.
+        self.publish_state(now_ms, force=True)
         self.publish_diag(now_ms)
 
     def service(self, now_ms):
@@ -352,7 +352,9 @@ class HostComms:
                 self.agent.peer_message(payload, now_ms)
             else:
                 self.commands_ignored += 1
-        if self.link.up:
+        # (The wire may come up between services; the session counts as up once on_up ran,
+        # as in the firmware, where both happen in one link.service.)
+        if self.link.up and not self.link._came_up:
             self.publish_state(now_ms)
             rep = self.state_reporter
             if rep.moved_ms is not None:  # a change settling: look again when it may be due
