@@ -38,7 +38,7 @@ import tempfile
 from pathlib import Path
 
 from host_tools import chipfit
-from host_tools.bench import chip
+from host_tools.bench import chip, scale_inprocess
 from host_tools.setup.checks import compile_tree
 from host_tools.upy import MPLIB, ROOT, SIMBOARD, micropython_env, micropython_exe
 
@@ -364,6 +364,12 @@ def street_figures(args, runs, figs) -> tuple[dict, dict, dict | None]:
     return light, coll, air
 
 
+def _public(ip: dict) -> dict:
+    """scale_inprocess's figures without its working data (keys starting with _)."""
+    return dict(ip, runs={n: {k: v for k, v in f.items() if not k.startswith("_")}
+                          for n, f in ip["runs"].items()})
+
+
 def _section(figs: dict, name: str, fn):
     """fn()'s figures, or None with figs["failed"][name] saying why: one part failing must
     not lose the others (the page says what is missing)."""
@@ -417,6 +423,10 @@ def main(argv=None) -> int:
                                                  rounds=1 if args.quick else 5))}
     real = ("residential",) if args.quick else \
         tuple(r[0] for r in STREET_RUNS) if args.all_streets else REAL_STREETS
+    _say("scale: in-process agents at real time against one broker ...")
+    ns = (1000,) if args.quick else (1000, 10000)
+    figs["scale"]["in_process"] = _section(figs, "scale-in-process", lambda: _public(
+        scale_inprocess.figures(ns=ns, window_s=20.0 if args.quick else 30.0, say=_say)))
     runs = set() if args.no_street else {r for r in STREET_RUNS if r[0] in real}
     figs["lighting"], figs["collection"], figs["airtime"] = street_figures(args, runs, figs)
     if args.quick or args.no_chip:

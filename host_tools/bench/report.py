@@ -142,6 +142,17 @@ def goals(figs: dict) -> list[dict]:
                     "reached": f"median {_median(acks):.0f} ms, worst {worst:.0f} ms "
                                f"({len(acks)} commands, round trip through the broker)",
                     "status": _met(worst <= 100)})
+    ip = (figs.get("scale") or {}).get("in_process") or {}
+    if ip.get("runs"):
+        runs = ip["runs"]
+        most = max(runs, key=int)
+        f = runs[most]
+        out.append({"goal": "10,000 agents in real time on this machine (in-process street, "
+                            "one broker)",
+                    "reached": f"largest that kept up: {_fmt(ip.get('largest_real_time'))}; "
+                               f"{int(most):,} agents: {f['verdict']} ({f['cpu_cores']:.2f} "
+                               f"cores, {f['cpu_us_per_agent_s']} us per agent-second)",
+                    "status": _met((ip.get("largest_real_time") or 0) >= 10000)})
     sc = (figs.get("scale") or {}).get("agents") or {}
     if sc:
         best = max((v["agents_per_machine"] or 0) for v in sc.values())
@@ -411,6 +422,26 @@ def _scale(figs):
                 "process, whose interpreter that figure includes), the broker's connections "
                 "and the scheduler's overhead for thousands of processes are not measured "
                 "here.", ""]
+    ip = s.get("in_process") or {}
+    if ip.get("runs"):
+        out += ["In-process street (host_tools/street/inprocess.py: the firmware's decision "
+                "modules under CPython, one MQTT session per agent against one Mosquitto, 80 % "
+                "poles and 20 % inlets; two worker processes from 2,000 agents), each N for a "
+                "window at real time: an agent keeps up when its ticks' p99 lateness is at most "
+                "100 ms and none is a second late; \"starved\" when it fell behind while "
+                "using less than the cores it had (a busy host), not for want of speed.", ""]
+        rows = []
+        for n, f in sorted(ip["runs"].items(), key=lambda kv: int(kv[0])):
+            lt = f["lateness"]
+            rows.append([f"{int(n):,}", f"{f['cpu_cores']:.2f}",
+                         str(f["cpu_us_per_agent_s"]), _fmt(f.get("broker_cores")),
+                         f"{f['published_per_s']} / {f['delivered_per_s']}",
+                         f"{lt['p50_ms_at_most']:.0f} / {lt['p99_ms_at_most']:.0f} / "
+                         f"{lt['max_ms']:.0f}", f["verdict"],
+                         f"{f['loadavg'][0]}-{f['loadavg'][1]}"])
+        out += _table(["agents", "cores", "us per agent-second", "broker cores",
+                       "msg/s out / in", "late ms p50 / p99 / max", "verdict", "load avg"],
+                      rows) + [""]
     c = s.get("coordinator")
     if c:
         out += [f"Coordinator in-process: {c['messages']:,} state messages from "

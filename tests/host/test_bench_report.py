@@ -117,3 +117,24 @@ def test_airtime_goal_counts_light_ahead_apart(tmp_path):
 
     assert status(31000, 2000) == "met"  # 29 KB of its own
     assert status(33000, 2000) == "NOT met"  # 31 KB of its own
+
+
+def test_the_scale_goal_reads_the_in_process_runs(tmp_path):
+    def run(n, verdict):
+        return {"agents": n, "cpu_cores": 1.5, "cpu_us_per_agent_s": 150.0, "verdict": verdict,
+                "broker_cores": 0.1, "published_per_s": 900, "delivered_per_s": 6000,
+                "lateness": {"p50_ms_at_most": 1, "p99_ms_at_most": 5, "max_ms": 40},
+                "loadavg": [1.0, 1.2]}
+
+    def status(largest, verdict):
+        figs = _figs(scale={"in_process": {"runs": {"1000": run(1000, "keeps up"),
+                                                    "10000": run(10000, verdict)},
+                                           "largest_real_time": largest}})
+        report.write(figs, tmp_path / "B.md", tmp_path / "b.json")
+        (g,) = [g for g in figs["goals"] if "in-process street" in g["goal"]]
+        assert "10,000 agents: " + verdict in g["reached"]
+        assert "| 10,000 | 1.50 | 150.0 |" in (tmp_path / "B.md").read_text()
+        return g["status"]
+
+    assert status(10000, "keeps up") == "met"
+    assert status(1000, "starved") == "NOT met"
