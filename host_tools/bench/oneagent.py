@@ -15,7 +15,6 @@ Mosquitto, for the figures a whole street run cannot give cleanly:
 """
 
 import json
-import os
 import tempfile
 import threading
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from agent import sign
 from host_tools import vdevice
 from host_tools.broker import Broker
+from host_tools.procstat import cpu_s as proc_cpu_s
 from host_tools.street import devices
 from host_tools.street import scenario as scn
 from host_tools.street import world as street_world
@@ -34,15 +34,6 @@ LATE = "23:30"  # local: profile 60 %, late boost 80 %: a walker raises the lamp
 BOOT_S = 4.0  # real seconds allowed for the boot before CPU is sampled
 PULSE_EVERY_S = 4.0
 PULSE_MS = 500
-
-
-def proc_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process (/proc/PID/stat), None once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _street(one_pole_cfg=None):

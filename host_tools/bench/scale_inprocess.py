@@ -34,8 +34,8 @@ import pstats
 import resource
 import sys
 import time
-from pathlib import Path
 
+from host_tools.procstat import cpu_s as _cpu_s
 from host_tools.street import devices, inprocess, world
 from host_tools.street import scenario as scn
 
@@ -104,14 +104,6 @@ def _street(n, window_s, part=0, parts=1):
     tiles = max(1, round(n / (TILE_POLES + TILE_INLETS)))
     t0 = s["start_wall"] + SHIFT_S
     return s, base, TiledWorld(base, tiles, t0, part, parts), t0
-
-
-def _cpu_s(pid="self"):
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _station_replay(messages, prefix, site):

@@ -26,6 +26,8 @@ from collections import deque
 from pathlib import Path
 
 from host_tools import vdevice
+from host_tools.procstat import cpu_s as proc_cpu_s
+from host_tools.procstat import host_busy_s
 from host_tools.setup import apt
 from host_tools.setup import mosquitto as mosquitto_setup
 
@@ -231,26 +233,6 @@ def encounters_while_behind(encounters: list, late: list) -> list:
         spans.setdefault(x["device"], []).append((x["at"], x["at"] + x["gap_s"]))
     return [e for e in encounters
             if any(a <= e["dark_from"] <= b + 1 for a, b in spans.get(e["pole"], ()))]
-
-
-def proc_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process (Linux /proc), None if gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def host_busy_s() -> tuple[float, float] | None:
-    """(busy CPU seconds of the whole host, total CPU seconds) since boot, from /proc/stat."""
-    try:
-        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    hz = os.sysconf("SC_CLK_TCK")
-    idle = f[3] + (f[4] if len(f) > 4 else 0)
-    return (sum(f) - idle) / hz, sum(f) / hz
 
 
 class Options:
