@@ -46,6 +46,10 @@ def broker():
 LONGEST_FIRST = (
     "tests/broker/test_inlet_day.py",  # a paced day: minutes of real time, about half a core
     "tests/broker/test_link_faults.py",
+    "tests/broker/test_demo.py",  # two short streets (boards, in-process) at 720x
+    "tests/broker/test_street_cmd.py",
+    "tests/broker/test_cmd_latency.py",
+    "tests/broker/test_deploy.py",
     "tests/broker/test_station_service.py",
     "tests/broker/test_fleet_backoff.py",
     "tests/broker/test_device_hardening.py",
@@ -56,6 +60,8 @@ LONGEST_FIRST = (
     "tests/test_micropython.py::test_under_micropython[test_boot]",
     "tests/test_chip.py::test_each_role_lives_a_day_in_its_heap_budget",
     "tests/test_chip.py::test_ring2_module_on_the_chip[test_streetlight_night]",
+    "tests/core/test_station.py",
+    "tests/host/test_vboard.py",
     "tests/core/test_streetlight.py",
     "tests/core/test_board.py",
     "tests/core/test_dimmer.py",
