@@ -62,9 +62,13 @@ def _executable(exe: Path) -> Path:
     return exe
 
 
-def compile_file(exe: Path, src: Path, out: Path) -> None:
+def compile_file(exe: Path, src: Path, out: Path, name: str | None = None) -> None:
+    """name: the source name the .mpy carries (its tracebacks' file names), e.g.
+    "agent/app.py" as on the board, not this machine's path."""
     _executable(exe)
     out.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([str(exe), "-o", str(out), str(src)], capture_output=True, text=True)
+    named = ["-s", name] if name else []
+    proc = subprocess.run([str(exe), "-o", str(out), *named, str(src)], capture_output=True,
+                          text=True)
     if proc.returncode != 0:
         raise AbiError(f"mpy-cross {src.name}: {proc.stderr.strip().splitlines()[-1:]}")

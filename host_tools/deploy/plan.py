@@ -49,7 +49,7 @@ def firmware_items(exe: Path | None) -> list[Item]:
                 out.append(Item(rel.as_posix(), src.read_bytes()))
             elif exe is not None:
                 target = Path(tmp) / rel.with_suffix(".mpy")
-                abi.compile_file(exe, src, target)
+                abi.compile_file(exe, src, target, rel.as_posix())
                 out.append(Item(rel.with_suffix(".mpy").as_posix(), target.read_bytes()))
     return sorted(out, key=lambda i: (i.path.startswith(AGENT_DIR + "/") is False, i.path))
 

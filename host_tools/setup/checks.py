@@ -47,8 +47,11 @@ def compile_tree(src: Path, out: Path) -> list[str]:
         rel = f.relative_to(src)
         target = out / rel.with_suffix(".mpy")
         target.parent.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run([str(mpy_cross), "-o", str(target), str(f)],
-                              capture_output=True, text=True)
+        # -s: the name the board sees (agent/app.py), not this checkout's path: tracebacks
+        # read as on a deployed device, and the heap the names take does not depend on
+        # where the checkout lies.
+        proc = subprocess.run([str(mpy_cross), "-o", str(target), "-s", rel.as_posix(),
+                               str(f)], capture_output=True, text=True)
         if proc.returncode != 0:
             errors.append(f"{rel}:\n{proc.stderr.strip()}")
     return errors
