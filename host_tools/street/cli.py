@@ -99,6 +99,9 @@ def run(args) -> int:
     finally:
         view.close()
         signal.signal(signal.SIGINT, previous)
+    if not args.in_process and not asked:
+        print("the same street on an exact clock (in-process), for comparison ...", flush=True)
+        result["exact_clock"] = r.exact_clock()
     path = report.write(Path(args.out), result)
     sp = result["speed"]
     print(f"{'stopped early (Ctrl-C)' if sp['stopped_early'] else 'done'}: "

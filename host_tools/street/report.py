@@ -82,6 +82,16 @@ def markdown(r: dict, figures: dict) -> str:
          ["overflow minutes", tot["overflow_minutes"], "minutes an inlet was over full"],
          ["discharges", tot["discharges"], "inlets emptied through the vacuum pipe"],
          ["deposits", tot["deposits"], "bags put into the inlets"]]))
+    ex = r.get("exact_clock")
+    if ex:
+        lines += ["", f"The same street with the firmware's decisions on one exact clock (the "
+                      f"in-process mode, {ex['real_s']:g} s): **{ex['encounters']} dark "
+                      f"encounters** ({ex['people_in_the_dark']} people), "
+                      f"{ex['overflow_minutes']} overflow minutes, {ex['wh']:.0f} Wh. "
+                      "At this speed-up every real millisecond a board's loop pass takes "
+                      "becomes most of a scenario second, so lamps rise late by the host's "
+                      "doing: the difference between the two counts is the simulation's, not "
+                      "the firmware's (docs/demo.md)."]
     if sco["encounters"]:
         lines += ["", "Dark encounters (first 10):", ""]
         lines.append(_table(

@@ -155,6 +155,14 @@ def test_short_demo_report_matches_the_runs_own_records(tmp_path, capsys, mode):
     deposits = [d for d in world["deposits"]["inlet-01"]]
     assert score["inlets"]["inlet-01"]["deposits"] == len(deposits) == md_count(md, "deposits")
 
+    # the boards' run is set beside the same street on one exact clock (in-process)
+    if mode == "boards":
+        ex = rep["exact_clock"]
+        assert "on one exact clock" in md and f"**{ex['encounters']} dark encounters**" in md
+        assert ex["overflow_minutes"] >= 0 and ex["wh"] > 10
+    else:
+        assert "exact_clock" not in rep
+
     # the plots: real PNG images of a readable size
     import matplotlib.image
 
