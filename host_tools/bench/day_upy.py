@@ -33,7 +33,13 @@ ready = gc.mem_alloc() - base
 t0 = utime.ticks_ms()
 agent.run(int(run_h * 3600 * 1000))
 wall_ms = utime.ticks_diff(utime.ticks_ms(), t0)
-out = {"virtual_h": run_h, "wall_s": wall_ms / 1000, "ticks": agent.ticks,
+ticks = agent.ticks
+if len(sys.argv) <= 4:
+    # The day is lived. What this report allocates is not the agent's: at a heap budget's
+    # edge its few hundred bytes failed now and then (the wall-time figures vary in length).
+    agent = None
+    gc.collect()
+out = {"virtual_h": run_h, "wall_s": wall_ms / 1000, "ticks": ticks,
        "heap_code_bytes": code, "heap_agent_bytes": ready,
        "virtual_s_per_wall_s": int(run_h * 3600 * 1000 / max(wall_ms, 1)),
        "now_ms": simclock.now_ms(),
