@@ -12,6 +12,27 @@ import simclock
 import simworld
 import utime  # the real clock (time is the virtual one here)
 
+
+def _emit(out):
+    """One JSON line, written piece by piece: after a day at a heap budget's edge the heap is
+    fragmented, and one string of the whole report (hundreds of bytes) may not find room where
+    each small piece does. The report's allocations are not the agent's."""
+    w = sys.stdout.write
+    w("{")
+    for i, k in enumerate(out):
+        w(", " if i else "")
+        w(json.dumps(k) + ": ")
+        v = out[k]
+        if type(v) is list:
+            w("[")
+            for j, x in enumerate(v):
+                w((", " if j else "") + json.dumps(x))
+            w("]")
+        else:
+            w(json.dumps(v))
+    w("}\n")
+
+
 device_dir, run_h = sys.argv[1], float(sys.argv[2])
 os.chdir(device_dir)
 simworld.keep_history(False)  # measure the agent, not the simulator's logs
@@ -52,4 +73,4 @@ if len(sys.argv) > 4:  # then N more minutes with the collector off: what the lo
     out["quiet_bytes"] = gc.mem_alloc() - before
     out["quiet_ticks"] = agent.ticks - ticks
     gc.enable()
-print(json.dumps(out))
+_emit(out)
