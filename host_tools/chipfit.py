@@ -10,6 +10,7 @@ with exactly that heap) so it cannot silently grow, and `make bench` measures th
 import functools
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -95,7 +96,11 @@ def run_day(role: str, deploy: str, heap_kb: int, hours: float = 24,
             path = f"{Path(tmp) / 'fw'}:.frozen"
         exe = exes["frozen" if deploy == "frozen" else "stock"]
         extra = [str(quiet_min)] if quiet_min else []
-        proc = subprocess.run([str(exe), "-X", f"heapsize={heap_kb}K", str(DAY_SCRIPT),
+        # Run from the temporary folder: the script's path is held on the heap, so a copy
+        # under a fixed-length name keeps the figure independent of where the checkout lies.
+        script = Path(tmp) / "day.py"
+        shutil.copy(DAY_SCRIPT, script)
+        proc = subprocess.run([str(exe), "-X", f"heapsize={heap_kb}K", str(script),
                                str(dev), str(hours), role, *extra],
                               env=dict(os.environ, MICROPYPATH=path), capture_output=True,
                               text=True, timeout=600)
