@@ -22,6 +22,7 @@ import json
 import os
 import sys
 
+import network
 import simclock
 import simworld
 import utime  # the real clock: time is the simulated one here
@@ -145,6 +146,7 @@ finally:
         "link_state": link.state if link else None,
         "connects": link.connects if link else 0,
         "reconnects": link.reconnects if link else 0,
+        "wifi_scans": network.scans[0],
         "queued": len(link.outbox) if link else 0,
         "dropped": link.outbox.dropped if link else 0,
         "last_error": link.last_error if link else "",

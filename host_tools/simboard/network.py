@@ -42,6 +42,7 @@ def _fresh():
 
 
 _hostname = ["espressif"]
+scans = [0]  # blocking WLAN.scan() calls since power-on: what a test asserts, not loop time
 
 
 class WLAN:
@@ -154,6 +155,7 @@ class WLAN:
         s = self._st()
         if not s["active"]:
             raise OSError("Wifi Not Started")
+        scans[0] += 1
         simclock.advance_ms(2000)  # a blocking all-channel scan
         out = []
         for ssid in simworld.aps:
@@ -206,6 +208,7 @@ def _on_reset(pristine):
     _fresh()
     if pristine:
         _hostname[0] = "espressif"
+        scans[0] = 0
 
 
 _fresh()

@@ -168,14 +168,13 @@ def test_wifi_loss_is_not_a_broker_fault(tmp_path):
     broker = Broker().start()
     try:
         dev = vdevice.make_device(tmp_path / "dev", device_config(broker.port), SECRETS)
-        # Nothing here needs the network, so the board runs on virtual time alone (pace=0):
-        # a loop pass then lasts exactly the virtual time its blocking calls take (a
-        # WLAN.scan() takes 2 s of it), whatever the host's load.
+        # Nothing here needs the network, so the board runs on virtual time alone (pace=0).
+        # The one radio call that blocks is WLAN.scan() (2 s on a chip): the board counts them.
         summary, out = vdevice.finish(vdevice.start(dev, run_s=5, ap=0, pace=0))
         assert summary["connects"] == 0 and summary["link_state"] == 0, out  # WIFI
         assert "wifi: access point not found" in summary["last_error"], out  # after 3 s
         assert summary["sock_opened"] == 0, out  # never the broker
         assert vdevice.wait_problems(summary, OP_TIMEOUT_MS) == [], out
-        assert summary["loop_us_max"] < 10_000, out  # virtual time: nothing waited on the radio
+        assert summary["wifi_scans"] == 0, out  # nothing blocked the loop on the radio
     finally:
         broker.close()
