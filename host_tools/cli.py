@@ -93,14 +93,15 @@ def _station_run(args) -> int:
     # Imported here: paho and the station are not needed by the other subcommands.
     import time
 
+    from host_tools.security.creds import SecretFileError, read_secret
     from host_tools.station.service import StationService, format_record
 
     password = None
     if args.password_file:
         try:
-            password = Path(args.password_file).read_text().strip()
-        except OSError as e:
-            print(f"cannot read {args.password_file}: {e}")
+            password = read_secret(args.password_file, "--password-file")
+        except SecretFileError as e:
+            print(f"error: {e}")
             return 1
     port = args.port or (8883 if args.ca else 1883)
 

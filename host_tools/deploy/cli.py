@@ -45,13 +45,14 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     # Imported here: every `street` call builds all parsers, and only deploy needs these.
     from host_tools.deploy.run import Options, deploy
+    from host_tools.security.creds import SecretFileError, read_secret
 
     password = None
     if args.password_file:
         try:
-            password = Path(args.password_file).read_text().strip()
-        except OSError as e:
-            print(f"error: --password-file {args.password_file}: {e.strerror}")
+            password = read_secret(args.password_file, "--password-file")
+        except SecretFileError as e:
+            print(f"error: {e}")
             return 2
     opts = Options(port=args.port, folder=Path(args.device_dir), dry_run=args.dry_run,
                    force=args.force, watch=args.watch, broker=args.broker, user=args.user,

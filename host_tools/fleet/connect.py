@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from host_tools.security.creds import SecretFileError, read_secret
+
 from . import keys as keys_mod
 from .counters import CounterStore
 from .fleetview import FleetView
@@ -60,9 +62,9 @@ class Settings:
 
 def _read_password(path: str) -> str:
     try:
-        return Path(path).read_text().strip()
-    except OSError as e:
-        raise SetupError("--password-file %s: cannot read: %s" % (path, e)) from e
+        return read_secret(path, "--password-file")
+    except SecretFileError as e:
+        raise SetupError(str(e)) from e
 
 
 def settings(args, login: str) -> Settings:

@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import creds
 from .build import ROTATABLE, check_inputs, init_broker_dir
 from .conf import MAX_PACKET_BYTES_DEFAULT, ListenerOptions
 from .fleet import NO_DEVICES, FleetError, load_fleet_file, parse_device_arg
@@ -80,10 +81,9 @@ def _devices(args) -> tuple[list, dict | None, list[str]]:
 
 def _read_password_file(path: str) -> str:
     try:
-        # The final newline an editor or `echo` leaves is not part of the password.
-        return Path(path).read_text().rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as e:
-        raise FleetError([f"--wifi-password-file {path}: cannot read: {e}"]) from e
+        return creds.read_secret(path, "--wifi-password-file")
+    except creds.SecretFileError as e:
+        raise FleetError([str(e)]) from e
 
 
 def _prompt_password(ssid: str) -> str:

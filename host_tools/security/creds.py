@@ -14,6 +14,20 @@ from agent import config
 
 from .fleet import Device
 
+
+class SecretFileError(ValueError):
+    """One line: a file meant to hold a password that cannot be read."""
+
+
+def read_secret(path: str, option: str) -> str:
+    """A password from a file (so it never stands on a command line, where ps shows it). The
+    final newline an editor or `echo` leaves is not part of it."""
+    try:
+        return Path(path).read_text().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SecretFileError(f"{option} {path}: cannot read: {e}") from e
+
+
 PASSWORD_BYTES = 24  # token_urlsafe(24) gives 32 characters
 KEY_BYTES = 32  # HMAC-SHA256 command key
 
