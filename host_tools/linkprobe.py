@@ -38,8 +38,39 @@ def publish_bytes(topic: str, payload: bytes, qos: int) -> int:
     return 1 + _varlen_size(rest) + rest
 
 
-class Counter:
+class Listener:
+    """A paho subscriber on '#' of a loopback broker, back within seconds after an outage;
+    subclasses count what _on_message(client, userdata, msg) sees."""
+
+    CLIENT_ID = "listener"
+    QOS = 1  # keeps the sender's QoS (a QoS 1 PUBLISH carries a packet id)
+
+    client = None
+
+    def start(self, port: int) -> None:
+        import paho.mqtt.client as mqtt
+
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.CLIENT_ID)
+        c.on_message = self._on_message
+        c.on_connect = lambda c, u, f, rc, p: c.subscribe("#", qos=self.QOS)
+        c.reconnect_delay_set(1, 2)  # broker outages of a scenario
+        c.connect_async("127.0.0.1", port)
+        c.loop_start()
+        self.client = c
+
+    def stop(self) -> None:
+        if self.client is not None:
+            self.client.loop_stop()
+            self.client.disconnect()
+
+    def _on_message(self, c, u, msg) -> None:
+        raise NotImplementedError
+
+
+class Counter(Listener):
     """Per (role, kind): [messages, bytes]; per device: session opens."""
+
+    CLIENT_ID = "linkprobe"
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -50,23 +81,6 @@ class Counter:
         self.last_error: dict = {}
         self.last_state: dict = {}
         self.changed: dict = {}  # role.field -> state messages where it changed
-        self.client = None
-
-    def start(self, port: int) -> None:
-        import paho.mqtt.client as mqtt
-
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="linkprobe")
-        c.on_message = self._on_message
-        c.on_connect = lambda c, u, f, rc, p: c.subscribe("#", qos=1)  # keeps the sender's QoS
-        c.reconnect_delay_set(1, 2)
-        c.connect_async("127.0.0.1", port)
-        c.loop_start()
-        self.client = c
-
-    def stop(self) -> None:
-        if self.client is not None:
-            self.client.loop_stop()
-            self.client.disconnect()
 
     def _on_message(self, c, u, msg) -> None:
         if msg.retain:

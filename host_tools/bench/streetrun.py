@@ -7,35 +7,22 @@ keepalives and TCP/TLS overhead are not in the figure), per device and channel."
 import threading
 
 from agent import topics
+from host_tools.linkprobe import Listener
 
 CHANNELS = ("status", "state", "telemetry", "event", "diag", "cmd/ack", "peer")
 
 
-class Airtime:
+class Airtime(Listener):
     """Bytes and messages per (role, channel) and per device, from a subscriber on '#'."""
+
+    CLIENT_ID = "bench-airtime"
+    QOS = 0
 
     def __init__(self):
         self.lock = threading.Lock()
         self.by = {}  # (role, channel) -> [messages, bytes]
         self.devices = set()
         self.state_sizes = []
-        self.client = None
-
-    def start(self, port: int) -> None:
-        import paho.mqtt.client as mqtt
-
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-airtime")
-        c.on_message = self._on_message
-        c.on_connect = lambda c, u, f, rc, p: c.subscribe("#", qos=0)
-        c.reconnect_delay_set(1, 2)  # broker outages of the scenario
-        c.connect_async("127.0.0.1", port)
-        c.loop_start()
-        self.client = c
-
-    def stop(self) -> None:
-        if self.client is not None:
-            self.client.loop_stop()
-            self.client.disconnect()
 
     def _on_message(self, c, u, msg) -> None:
         if msg.retain:
